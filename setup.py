@@ -1,0 +1,46 @@
+"""spacy-lstm: Keras 3 LSTM text classifiers and text generators as spaCy v3 components.
+
+Everything spaCy needs is registered through entry points below, so a user never has to
+``import spacy_lstm`` or pass ``-c code.py``: installing the package is enough.
+"""
+from setuptools import find_packages, setup
+
+ENTRY_POINTS = {
+    "spacy_factories": [
+        "lstm_textcat = spacy_lstm.pipeline.textcat:make_lstm_textcat",
+        "lstm_textcat_multilabel = spacy_lstm.pipeline.textcat:make_lstm_textcat_multilabel",
+    ],
+    "spacy_architectures": [
+        "spacy_lstm.LSTMTextCat.v1 = spacy_lstm.architectures:build_lstm_textcat",
+    ],
+    "spacy_readers": [],
+    "spacy_cli": [],
+    "console_scripts": [],
+}
+
+setup(
+    name="spacy-lstm",
+    version="0.1.0",
+    description="Keras 3 LSTM text classification and text generation components for spaCy v3",
+    long_description=open("README.md", encoding="utf8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["spacy_lstm", "spacy_lstm.*"]),
+    python_requires=">=3.9",
+    install_requires=[
+        "spacy>=3.8.0,<3.9.0",
+        "thinc>=8.3.0,<8.4.0",
+        "tensorflow>=2.16",  # 2.16 is the first release whose tf.keras is Keras 3
+        "keras>=3.0",
+        "numpy>=1.23",
+        "srsly>=2.4",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "ray": ["ray[data]>=2.9"],
+        "project": ["matplotlib>=3.5", "scikit-learn>=1.2"],
+        "test": ["pytest>=7"],
+    },
+    entry_points=ENTRY_POINTS,
+    include_package_data=True,
+    zip_safe=False,
+)

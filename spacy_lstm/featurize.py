@@ -1,0 +1,123 @@
+"""Doc -> token ids: the token table built at `initialize`, truncation and length buckets.
+
+The table maps the hash of a token attribute (LOWER, NORM, ORTH, ...) to a dense id for the
+Keras Embedding. Lookups are vectorised with `numpy.searchsorted` over the sorted hashes,
+so featurising costs no Python work per token.
+"""
+from collections import Counter
+from typing import Iterable, Iterator, List, Sequence
+
+import numpy
+from spacy.attrs import IDS as ATTR_IDS
+from spacy.strings import get_string_id
+from spacy.tokens import Doc
+
+PAD_ID = 0
+UNK_ID = 1
+PAD_TOKEN = "<pad>"
+UNK_TOKEN = "<unk>"
+TRUNCATIONS = ("head", "tail", "head_tail")
+
+
+def attr_id(attr: str) -> int:
+    """The spaCy attribute id for a name such as "LOWER", with a helpful error."""
+    key = attr.upper()
+    if key not in ATTR_IDS:
+        raise ValueError(
+            f"Unknown token attribute '{attr}' for the LSTM featurizer. "
+            "Use a string attribute such as LOWER, NORM, ORTH, LEMMA or SHAPE."
+        )
+    return ATTR_IDS[key]
+
+
+class TokenTable:
+    """Token strings in id order: 0 is padding, 1 is unknown, then by frequency."""
+
+    def __init__(self, tokens: Sequence[str]):
+        if list(tokens[:2]) != [PAD_TOKEN, UNK_TOKEN]:
+            raise ValueError(
+                "A token table must start with the padding and unknown tokens "
+                f"({PAD_TOKEN!r}, {UNK_TOKEN!r}); got {list(tokens[:2])!r}. "
+                "The model data is corrupted: retrain or re-save the pipeline."
+            )
+        self.tokens = list(tokens)
+        hashes = numpy.asarray([get_string_id(t) for t in self.tokens[2:]], dtype="uint64")
+        order = numpy.argsort(hashes, kind="stable")
+        self._sorted_hashes = hashes[order]
+        self._sorted_ids = (order + 2).astype("int32")
+
+    @classmethod
+    def from_docs(cls, docs: Iterable[Doc], attr: str, *, max_vocab: int, min_freq: int = 1) -> "TokenTable":
+        """Count `attr` over the docs; keep the `max_vocab` most frequent (ties by string)."""
+        if max_vocab < 3:
+            raise ValueError(
+                f"max_vocab must be at least 3 (padding, unknown and one token), got {max_vocab}."
+            )
+        aid = attr_id(attr)
+        counts: Counter = Counter()
+        strings = None
+        for doc in docs:
+            counts.update(doc.to_array(aid).tolist())
+            strings = doc.vocab.strings
+        if strings is None:
+            return cls([PAD_TOKEN, UNK_TOKEN])
+        ranked = sorted(
+            (strings[key] for key, freq in counts.items() if freq >= min_freq),
+            key=lambda text: (-counts[get_string_id(text)], text),
+        )
+        return cls([PAD_TOKEN, UNK_TOKEN] + ranked[: max_vocab - 2])
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def lookup(self, hashes: numpy.ndarray) -> numpy.ndarray:
+        """Map attribute hashes to ids; unseen hashes get UNK_ID."""
+        if len(self._sorted_hashes) == 0:
+            return numpy.full(len(hashes), UNK_ID, dtype="int32")
+        pos = numpy.searchsorted(self._sorted_hashes, hashes)
+        pos = numpy.minimum(pos, len(self._sorted_hashes) - 1)
+        found = self._sorted_hashes[pos] == hashes
+        return numpy.where(found, self._sorted_ids[pos], UNK_ID).astype("int32")
+
+
+def truncate(ids: numpy.ndarray, max_length: int, truncation: str) -> numpy.ndarray:
+    """Keep at most `max_length` ids: the first ones ("head"), the last ones ("tail"), or
+    the first and last halves ("head_tail": reviews state their verdict at both ends)."""
+    if max_length <= 0 or len(ids) <= max_length:
+        return ids
+    if truncation == "head":
+        return ids[:max_length]
+    if truncation == "tail":
+        return ids[-max_length:]
+    head = (max_length + 1) // 2
+    return numpy.concatenate([ids[:head], ids[len(ids) - (max_length - head):]])
+
+
+def docs_to_ids(
+    docs: Sequence[Doc], table: TokenTable, attr: str, max_length: int, truncation: str
+) -> List[numpy.ndarray]:
+    """One int32 id array per doc. An empty doc becomes a single UNK id so that every
+    sequence has a real step (a fully masked row has no defined LSTM output)."""
+    aid = attr_id(attr)
+    out = []
+    for doc in docs:
+        ids = table.lookup(doc.to_array(aid)) if len(doc) else numpy.asarray([UNK_ID], dtype="int32")
+        out.append(truncate(ids, max_length, truncation))
+    return out
+
+
+def pad(seqs: Sequence[numpy.ndarray]) -> numpy.ndarray:
+    """Right-pad id sequences with PAD_ID into a (batch, longest) int32 matrix."""
+    width = max(len(s) for s in seqs)
+    out = numpy.full((len(seqs), width), PAD_ID, dtype="int32")
+    for i, seq in enumerate(seqs):
+        out[i, : len(seq)] = seq
+    return out
+
+
+def length_buckets(lengths: Sequence[int], batch_size: int) -> Iterator[numpy.ndarray]:
+    """Indices grouped by similar length, `batch_size` at a time, so that short documents do
+    not pay for the padding of long ones. Yields index arrays into the original order."""
+    order = numpy.argsort(numpy.asarray(lengths), kind="stable")
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]

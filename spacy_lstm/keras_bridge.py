@@ -1,0 +1,386 @@
+"""The bridge between a thinc `Model` and a Keras 3 network (TensorFlow backend).
+
+thinc's own TensorFlowWrapper is Keras-2-only and copied every weight through NumPy on each
+update. This shim instead keeps forward, backward and the optimizer step inside compiled
+TensorFlow graphs (`tf.function`), maps spaCy's `[training.optimizer]` (learning-rate
+schedule, betas, L2 as weight decay, gradient clipping) onto a Keras optimizer, and stores
+weights as plain NumPy arrays inside thinc's msgpack model file: no pickle, no Keras
+archive, no code from the model directory. The network is always rebuilt from the config.
+
+TensorFlow cannot run in a process forked after it started (spaCy's `nlp.pipe(n_process=2)`
+forks). Before every fork the shims snapshot their weights as arrays; in the forked child
+prediction runs through a NumPy implementation of the same network instead of TensorFlow.
+"""
+import os
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy
+import srsly
+from thinc.api import Optimizer
+from thinc.shims import Shim
+
+from .errors import ModelDataError
+from .keras_setup import keras, tf
+from .numpy_runtime import sigmoid as np_sigmoid, softmax as np_softmax
+
+WEIGHTS_FORMAT = "spacy-lstm.weights"
+WEIGHTS_VERSION = 1
+
+# --- losses: (targets, logits, weights) -> scalar mean over weighted entries -----------------
+
+
+def softmax_crossentropy(targets, logits, weights):
+    """Exclusive classes: targets one-hot rows; weights zero out missing rows."""
+    per_row = tf.nn.softmax_cross_entropy_with_logits(labels=targets, logits=logits)
+    row_weights = tf.reduce_max(weights, axis=-1)
+    return tf.reduce_sum(per_row * row_weights) / tf.maximum(tf.reduce_sum(row_weights), 1.0)
+
+
+def sigmoid_crossentropy(targets, logits, weights):
+    """Multilabel: independent binary cross-entropy per label; weight 0 = missing value."""
+    per_cell = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+    return tf.reduce_sum(per_cell * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+
+
+def sparse_crossentropy(targets, logits, weights):
+    """Language modelling: next-unit ids per time step; weight 0 = padding."""
+    per_step = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
+    return tf.reduce_sum(per_step * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+
+
+LOSSES = {
+    "softmax_crossentropy": softmax_crossentropy,
+    "sigmoid_crossentropy": sigmoid_crossentropy,
+    "sparse_crossentropy": sparse_crossentropy,
+}
+ACTIVATIONS = {"softmax": tf.nn.softmax, "sigmoid": tf.nn.sigmoid, "linear": tf.identity}
+NUMPY_ACTIVATIONS = {"softmax": np_softmax, "sigmoid": np_sigmoid, "linear": lambda x: x}
+
+
+# --- fork safety ----------------------------------------------------------------------------
+
+_LIVE_SHIMS: "weakref.WeakSet[KerasShim]" = weakref.WeakSet()
+_TF_UNUSABLE = False
+
+
+def _snapshot_before_fork() -> None:
+    for shim in list(_LIVE_SHIMS):
+        shim.snapshot_weights()
+
+
+def _mark_forked_child() -> None:
+    global _TF_UNUSABLE
+    _TF_UNUSABLE = True
+
+
+os.register_at_fork(before=_snapshot_before_fork, after_in_child=_mark_forked_child)
+
+
+def tensorflow_usable() -> bool:
+    """False in a process forked from one where TensorFlow was already imported."""
+    return not _TF_UNUSABLE
+
+
+# --- the shim -------------------------------------------------------------------------------
+
+
+class KerasShim(Shim):
+    """A Keras 3 network behind thinc's Shim interface.
+
+    build_network: makes the (untrained) Keras model from the spaCy config; called lazily,
+        in the process that uses it.
+    loss: name in LOSSES used by the compiled training steps.
+    activation: name in ACTIVATIONS applied to the logits at prediction.
+    numpy_forward: (weights by path, inputs) -> logits, the same network in NumPy, used
+        where TensorFlow cannot run (forked workers). Optional.
+    """
+
+    def __init__(
+        self,
+        build_network: Callable[[], "keras.Model"],
+        *,
+        loss: str,
+        activation: str,
+        numpy_forward: Optional[Callable[[Dict[str, numpy.ndarray], numpy.ndarray], numpy.ndarray]] = None,
+    ):
+        super().__init__(None, config={"loss": loss, "activation": activation})
+        self._build_network = build_network
+        self._loss = LOSSES[loss]
+        self._activation = ACTIVATIONS[activation]
+        self._numpy_forward = numpy_forward
+        self._weights: Optional[Dict[str, numpy.ndarray]] = None  # arrays not yet in a network
+        self._snapshot: Optional[Dict[str, numpy.ndarray]] = None
+        self._snapshot_version = -1
+        self._version = 0
+        self._compiled: Dict[str, Callable] = {}
+        self._keras_optimizer = None
+        self._optimizer_owner: Optional[int] = None
+        self._grad_accumulators: Optional[List[Any]] = None
+        _LIVE_SHIMS.add(self)
+
+    # -- the network ------------------------------------------------------------------------
+
+    @property
+    def is_built(self) -> bool:
+        return self._model is not None
+
+    @property
+    def has_weights(self) -> bool:
+        return self._model is not None or self._weights is not None
+
+    @property
+    def network(self) -> "keras.Model":
+        """The Keras model, built on first use with any weights loaded from disk."""
+        if not tensorflow_usable():
+            raise RuntimeError(
+                "TensorFlow cannot run in a process forked after it was started. "
+                "Prediction in forked workers uses the NumPy runtime; training must run in "
+                "the main process."
+            )
+        if self._model is None:
+            model = self._build_network()
+            if self._weights is not None:
+                self._assign(model, self._weights)
+                self._weights = None
+            self._model = model
+        return self._model
+
+    def rebuild(
+        self, build_network: Callable[[], "keras.Model"], weights: Optional[Dict[str, numpy.ndarray]] = None
+    ) -> None:
+        """Swap in a new architecture (e.g. more output labels), with the given weights or,
+        without them, freshly initialised ones."""
+        self._build_network = build_network
+        self._model = None
+        self._weights = dict(weights) if weights is not None else None
+        self._compiled.clear()
+        self._keras_optimizer = None
+        self._grad_accumulators = None
+        self._version += 1
+
+    # -- weights as plain arrays ------------------------------------------------------------
+
+    def get_weights(self) -> Dict[str, numpy.ndarray]:
+        """Weights by variable path (e.g. "lstm_textcat/embedding/embeddings")."""
+        if self._model is None:
+            return dict(self._weights or {})
+        if not tensorflow_usable():
+            return dict(self._snapshot or {})
+        return {v.path: numpy.asarray(v.numpy()) for v in self._model.weights}
+
+    def set_weights(self, weights: Dict[str, numpy.ndarray]) -> None:
+        if self._model is None:
+            self._weights = dict(weights)
+        else:
+            self._assign(self._model, weights)
+        self._version += 1
+
+    @staticmethod
+    def _assign(model: "keras.Model", weights: Dict[str, numpy.ndarray]) -> None:
+        expected = {v.path: tuple(v.shape) for v in model.weights}
+        got = {path: tuple(numpy.shape(array)) for path, array in weights.items()}
+        if expected != got:
+            missing = sorted(set(expected) - set(got))
+            extra = sorted(set(got) - set(expected))
+            wrong = sorted(p for p in set(expected) & set(got) if expected[p] != got[p])
+            raise ModelDataError(
+                "The saved weights do not fit the network built from the config "
+                f"(missing: {missing[:5]}, unexpected: {extra[:5]}, wrong shape: "
+                f"{[(p, got[p], expected[p]) for p in wrong[:5]]}). Load the weights with the "
+                "config they were trained with, or retrain."
+            )
+        for variable in model.weights:
+            variable.assign(weights[variable.path])
+
+    def snapshot_weights(self) -> None:
+        """Cache the weights as arrays (before a fork, so forked workers can predict)."""
+        if self._model is not None and tensorflow_usable() and self._snapshot_version != self._version:
+            self._snapshot = self.get_weights()
+            self._snapshot_version = self._version
+
+    def to_bytes(self) -> bytes:
+        weights = self.get_weights()
+        return srsly.msgpack_dumps(
+            {
+                "format": WEIGHTS_FORMAT,
+                "version": WEIGHTS_VERSION,
+                "weights": [[path, numpy.ascontiguousarray(a)] for path, a in weights.items()],
+            }
+        )
+
+    def from_bytes(self, data: bytes) -> "KerasShim":
+        try:
+            msg = srsly.msgpack_loads(data)
+        except Exception as err:
+            raise ModelDataError(f"The model weights could not be read ({err}).") from None
+        if not isinstance(msg, dict) or msg.get("format") != WEIGHTS_FORMAT:
+            raise ModelDataError("The model weights are not in spacy-lstm's format.")
+        weights = {path: numpy.asarray(array) for path, array in msg["weights"]}
+        if weights:
+            self._model = None
+            self._compiled.clear()
+            self._keras_optimizer = None
+            self._weights = weights
+            self._snapshot = weights
+            self._version += 1
+            self._snapshot_version = self._version
+        return self
+
+    def to_device(self, device_type: str, device_id: int) -> None:
+        """TensorFlow places the network itself (on a GPU when it sees one)."""
+
+    # -- prediction -------------------------------------------------------------------------
+
+    def predict(self, inputs: numpy.ndarray) -> numpy.ndarray:
+        if not tensorflow_usable():
+            return self._predict_numpy(inputs)
+        return self._compiled_fn("predict")(tf.convert_to_tensor(inputs)).numpy()
+
+    def _predict_numpy(self, inputs: numpy.ndarray) -> numpy.ndarray:
+        weights = self._snapshot if self._model is not None else self._weights
+        if self._numpy_forward is None or weights is None:
+            raise RuntimeError(
+                "This network cannot predict in a forked worker process. "
+                "Use n_process=1, or create the worker processes with the 'spawn' start method."
+            )
+        logits = self._numpy_forward(weights, inputs)
+        return NUMPY_ACTIVATIONS[self.cfg["activation"]](logits).astype("float32")
+
+    # -- training ---------------------------------------------------------------------------
+
+    def train_step(self, inputs, targets, weights, optimizer: Optimizer) -> float:
+        """One compiled forward + backward + optimizer step; returns the loss."""
+        keras_optimizer = self._sync_optimizer(optimizer)
+        loss = self._compiled_fn("train_step")(
+            tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights)
+        )
+        del keras_optimizer
+        self._version += 1
+        return float(loss)
+
+    def accumulate_gradients(self, inputs, targets, weights) -> float:
+        """Compute the loss gradient and add it to the accumulators (for `finish_update`)."""
+        self._ensure_accumulators()
+        loss = self._compiled_fn("accumulate_loss")(
+            tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights)
+        )
+        return float(loss)
+
+    def begin_update(self, inputs) -> Tuple[numpy.ndarray, Callable]:
+        """thinc's protocol: outputs now, gradients of the outputs later. The backward pass
+        recomputes the forward pass under a tape (dropout masks are drawn again)."""
+        outputs = self.predict(inputs)
+
+        def backprop(d_outputs):
+            self._ensure_accumulators()
+            self._compiled_fn("accumulate_vjp")(
+                tf.convert_to_tensor(inputs), tf.convert_to_tensor(numpy.asarray(d_outputs, dtype="float32"))
+            )
+            return None
+
+        return outputs, backprop
+
+    def finish_update(self, optimizer: Optimizer) -> None:
+        if self._grad_accumulators is None:
+            return
+        self._sync_optimizer(optimizer)
+        self._compiled_fn("apply_accumulated")()
+        self._version += 1
+
+    def _ensure_accumulators(self) -> None:
+        if self._grad_accumulators is None:
+            self._grad_accumulators = [
+                tf.Variable(tf.zeros_like(v.value), trainable=False) for v in self.network.trainable_variables
+            ]
+
+    def _sync_optimizer(self, optimizer: Optimizer):
+        """Map thinc's optimizer onto a Keras one; the learning rate follows spaCy's schedule
+        at every step (the training loop advances it with `step_schedules`)."""
+        if optimizer is None:
+            raise ValueError("An optimizer is needed to update the model (pass sgd=...).")
+        if self._keras_optimizer is None or self._optimizer_owner != id(optimizer):
+            kwargs = dict(
+                learning_rate=float(optimizer.learn_rate),
+                clipnorm=float(optimizer.grad_clip) if optimizer.grad_clip else None,
+            )
+            if optimizer.b1 > 0 and optimizer.b2 > 0:
+                kwargs.update(beta_1=float(optimizer.b1), beta_2=float(optimizer.b2), epsilon=float(optimizer.eps))
+                if optimizer.L2 and optimizer.L2_is_weight_decay:
+                    keras_optimizer = keras.optimizers.AdamW(weight_decay=float(optimizer.L2), **kwargs)
+                else:
+                    keras_optimizer = keras.optimizers.Adam(**kwargs)
+            else:
+                keras_optimizer = keras.optimizers.SGD(**kwargs)
+            keras_optimizer.build(self.network.trainable_variables)
+            self._keras_optimizer = keras_optimizer
+            self._optimizer_owner = id(optimizer)
+            for name in ("train_step", "apply_accumulated"):
+                self._compiled.pop(name, None)
+        self._keras_optimizer.learning_rate.assign(float(optimizer.learn_rate))
+        return self._keras_optimizer
+
+    @property
+    def keras_optimizer(self):
+        """The Keras optimizer that the last update used (None before training)."""
+        return self._keras_optimizer
+
+    def _compiled_fn(self, name: str) -> Callable:
+        self.network  # build (and load weights) eagerly, never while a graph is traced
+        if name not in self._compiled:
+            self._compiled[name] = tf.function(getattr(self, "_" + name), reduce_retracing=True)
+        return self._compiled[name]
+
+    # The bodies below run inside tf.function graphs.
+
+    def _predict(self, inputs):
+        return self._activation(self.network(inputs, training=False))
+
+    def _train_step(self, inputs, targets, weights):
+        network = self.network
+        with tf.GradientTape() as tape:
+            loss = self._loss(targets, network(inputs, training=True), weights)
+        grads = tape.gradient(loss, network.trainable_variables)
+        self._keras_optimizer.apply(grads, network.trainable_variables)
+        return loss
+
+    def _accumulate_loss(self, inputs, targets, weights):
+        network = self.network
+        with tf.GradientTape() as tape:
+            loss = self._loss(targets, network(inputs, training=True), weights)
+        self._add_to_accumulators(tape.gradient(loss, network.trainable_variables))
+        return loss
+
+    def _accumulate_vjp(self, inputs, d_outputs):
+        network = self.network
+        with tf.GradientTape() as tape:
+            outputs = self._activation(network(inputs, training=True))
+        grads = tape.gradient(outputs, network.trainable_variables, output_gradients=d_outputs)
+        self._add_to_accumulators(grads)
+        return tf.constant(0.0)
+
+    def _add_to_accumulators(self, grads):
+        for acc, grad in zip(self._grad_accumulators, grads):
+            if grad is not None:
+                acc.assign_add(tf.convert_to_tensor(grad))
+
+    def _apply_accumulated(self):
+        variables = self.network.trainable_variables
+        self._keras_optimizer.apply([tf.identity(a) for a in self._grad_accumulators], variables)
+        for acc in self._grad_accumulators:
+            acc.assign(tf.zeros_like(acc))
+        return tf.constant(0.0)
+
+    def copy(self) -> "KerasShim":
+        clone = KerasShim(
+            self._build_network,
+            loss=self.cfg["loss"],
+            activation=self.cfg["activation"],
+            numpy_forward=self._numpy_forward,
+        )
+        if self.has_weights:
+            clone.set_weights(self.get_weights())
+        return clone
+
+    def __deepcopy__(self, memo):
+        return self.copy()

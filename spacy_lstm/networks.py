@@ -1,0 +1,151 @@
+"""The Keras 3 networks, written the way keras.io examples write them.
+
+Every network takes right-padded int32 token ids (0 = padding) and returns logits; the
+bridge applies softmax/sigmoid. Networks are always rebuilt from the spaCy config and get
+their weights as plain arrays, so none of these layers needs Keras serialisation.
+"""
+from typing import Optional
+
+from .keras_setup import keras
+
+layers = keras.layers
+ops = keras.ops
+
+POOLINGS = ("last", "max", "mean", "max_mean", "attention")
+
+
+class MaskedMaxPooling(layers.Layer):
+    """Max over the real (unmasked) time steps."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            inputs = ops.where(ops.expand_dims(mask, -1), inputs, ops.full_like(inputs, -1e9))
+        return ops.max(inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+class MaskedMeanPooling(layers.Layer):
+    """Mean over the real (unmasked) time steps."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.mean(inputs, axis=1)
+        weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        return ops.sum(inputs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+class AttentionPooling(layers.Layer):
+    """Additive attention (Bahdanau-style) over time: a learned weighted average of the
+    LSTM states, so a long review is summarised by the passages that decide its label."""
+
+    def __init__(self, units: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self.w = self.add_weight(name="w", shape=(dim, self.units), initializer="glorot_uniform")
+        self.b = self.add_weight(name="b", shape=(self.units,), initializer="zeros")
+        self.v = self.add_weight(name="v", shape=(self.units, 1), initializer="glorot_uniform")
+
+    def call(self, inputs, mask=None):
+        scores = ops.squeeze(ops.matmul(ops.tanh(ops.matmul(inputs, self.w) + self.b), self.v), -1)
+        if mask is not None:
+            scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+        weights = ops.softmax(scores, axis=-1)
+        return ops.sum(inputs * ops.expand_dims(weights, -1), axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+def recurrent_stack(
+    x,
+    *,
+    width: int,
+    depth: int,
+    bidirectional: bool,
+    dropout: float,
+    recurrent_dropout: float,
+    return_sequences: bool,
+    stateful_batch: Optional[int] = None,
+):
+    """`depth` LSTM layers; only the last one may drop its sequence output."""
+    for i in range(depth):
+        keep_sequence = return_sequences or i < depth - 1
+        lstm = layers.LSTM(
+            width,
+            return_sequences=keep_sequence,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            name=f"lstm_{i}",
+        )
+        x = layers.Bidirectional(lstm, name=f"bilstm_{i}")(x) if bidirectional else lstm(x)
+    return x
+
+
+def build_text_classifier(
+    *,
+    vocab_size: int,
+    n_labels: int,
+    embedding_dim: int,
+    lstm_width: int,
+    lstm_depth: int,
+    bidirectional: bool,
+    dropout: float,
+    recurrent_dropout: float,
+    pooling: str,
+    attention_width: int,
+    hidden_width: int,
+    trainable_embedding: bool = True,
+) -> "keras.Model":
+    """Embedding -> LSTM stack -> pooling -> (hidden Dense) -> logits."""
+    if pooling not in POOLINGS:
+        raise ValueError(f"Unknown pooling '{pooling}'. Choose one of: {', '.join(POOLINGS)}.")
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = layers.Embedding(
+        vocab_size, embedding_dim, mask_zero=True, trainable=trainable_embedding, name="embedding"
+    )(token_ids)
+    if dropout:
+        x = layers.SpatialDropout1D(dropout, name="embedding_dropout")(x)
+    x = recurrent_stack(
+        x,
+        width=lstm_width,
+        depth=lstm_depth,
+        bidirectional=bidirectional,
+        dropout=0.0,
+        recurrent_dropout=recurrent_dropout,
+        return_sequences=pooling != "last",
+    )
+    if pooling == "max":
+        x = MaskedMaxPooling(name="max_pool")(x)
+    elif pooling == "mean":
+        x = MaskedMeanPooling(name="mean_pool")(x)
+    elif pooling == "max_mean":
+        x = layers.Concatenate(name="max_mean_pool")(
+            [MaskedMaxPooling(name="max_pool")(x), MaskedMeanPooling(name="mean_pool")(x)]
+        )
+    elif pooling == "attention":
+        x = AttentionPooling(attention_width, name="attention_pool")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="pooled_dropout")(x)
+    if hidden_width:
+        x = layers.Dense(hidden_width, activation="relu", name="hidden")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="hidden_dropout")(x)
+    logits = layers.Dense(n_labels, name="logits")(x)
+    return keras.Model(token_ids, logits, name="lstm_textcat")
