@@ -4,6 +4,7 @@
 token table it builds at `initialize`, groups them by length, and runs the Keras network
 through the bridge. Registered names are versioned; published versions stay registered.
 """
+import weakref
 from functools import partial
 from typing import List, Optional
 
@@ -200,9 +201,10 @@ def textcat_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
     if vectors is not None:
         embedding = network.get_layer("embedding")
         matrix = numpy.asarray(embedding.embeddings.numpy())
+        vocab = X[0].vocab
         for i, token in enumerate(table.tokens[2:], start=2):
-            if token in vectors:
-                matrix[i] = vectors[token]
+            if vocab.has_vector(token):
+                matrix[i] = vocab.get_vector(token)
         matrix[0] = 0.0
         embedding.embeddings.assign(matrix)
 
@@ -261,3 +263,187 @@ def resize_textcat_output(model: Model, new_nO: int) -> Model:
     model.set_dim("nO", new_nO, force=True)
     shim.rebuild(partial(_build_textcat_network, model), weights)
     return model
+
+
+# --- spacy_lstm.LSTMGenerator.v1: the language model behind `lstm_generator` -----------------
+
+
+@registry.architectures("spacy_lstm.LSTMGenerator.v1")
+def build_lstm_generator(
+    level: str = "char",
+    max_vocab: int = 256,
+    min_freq: int = 1,
+    embedding_dim: int = 64,
+    lstm_width: int = 256,
+    lstm_depth: int = 1,
+    dropout: float = 0.0,
+    batch_size: int = 64,
+) -> Model[List[Doc], Floats2d]:
+    """Embedding -> LSTM x depth -> softmax over the unit vocabulary, at every step.
+
+    level: "char" (a unit is a character) or "token" (a unit is a token's text plus its
+        trailing whitespace, from the pipeline's tokenizer): see spacy_lstm/generation.py.
+    max_vocab / min_freq: the unit table built at initialize (incl. padding and unknown).
+    dropout: after every LSTM layer, during training only.
+    batch_size: windows per batch when scoring docs (perplexity).
+
+    As a thinc Model it maps docs to a [n_docs, 3] array (negative log-likelihood in nats,
+    units scored, characters scored); training and generation go through the shim.
+    """
+    from .generation import LEVELS
+    from .keras_bridge import LanguageModelShim  # imports TensorFlow: only when a model is built
+
+    _check_choice("level", level, LEVELS)
+    for name, value, low in (
+        ("max_vocab", max_vocab, 3),
+        ("min_freq", min_freq, 1),
+        ("embedding_dim", embedding_dim, 1),
+        ("lstm_width", lstm_width, 1),
+        ("lstm_depth", lstm_depth, 1),
+        ("batch_size", batch_size, 1),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+    cfg = dict(
+        level=level,
+        max_vocab=max_vocab,
+        min_freq=min_freq,
+        embedding_dim=embedding_dim,
+        lstm_width=lstm_width,
+        lstm_depth=lstm_depth,
+        dropout=dropout,
+        batch_size=batch_size,
+        seq_length=100,  # set by the component
+    )
+    model: Model[List[Doc], Floats2d] = Model(
+        "lstm_generator",
+        generator_forward,
+        init=generator_init,
+        dims={"nV": None},
+        attrs={"unit_table": TokenTable([PAD_TOKEN, UNK_TOKEN]), "cfg": cfg},
+    )
+    model._shims.append(
+        LanguageModelShim(
+            partial(_build_generator_network, model),
+            depth=lstm_depth,
+            numpy_forward=partial(_numpy_generator, lstm_depth),
+        )
+    )
+    return model
+
+
+def _build_generator_network(model: Model):
+    from .networks import build_language_model
+
+    cfg = model.attrs["cfg"]
+    return build_language_model(
+        vocab_size=model.get_dim("nV"),
+        embedding_dim=cfg["embedding_dim"],
+        lstm_width=cfg["lstm_width"],
+        lstm_depth=cfg["lstm_depth"],
+        dropout=cfg["dropout"],
+    )
+
+
+def _numpy_generator(depth: int, weights, unit_ids):
+    return numpy_runtime.language_model(weights, unit_ids, depth)
+
+
+_UNIT_INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def unit_index(model: Model):
+    """The unit -> id index of the model's current unit table (cached per table)."""
+    from .generation import UnitIndex
+
+    table = model.attrs["unit_table"]
+    index = _UNIT_INDEXES.get(table)
+    if index is None:
+        index = _UNIT_INDEXES[table] = UnitIndex(table)
+    return index
+
+
+def generator_is_initialized(model: Model) -> bool:
+    return model.has_dim("nV") is True and get_shim(model).has_weights
+
+
+def generator_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
+    """Build the unit table from X (all training docs) and the network with random weights.
+    Errors name the problem: no docs, no text, or less text than one training window."""
+    from .generation import build_unit_table, doc_units
+
+    cfg = model.attrs["cfg"]
+    if not X:
+        raise ValueError(
+            "lstm_generator needs training text to build its unit table, but the training "
+            "corpus is empty: check [paths.train] / the reader's path, or pass examples to "
+            "nlp.initialize(get_examples)."
+        )
+    table, total = build_unit_table(
+        (doc_units(doc, cfg["level"]) for doc in X), max_vocab=cfg["max_vocab"], min_freq=cfg["min_freq"]
+    )
+    unit = "characters" if cfg["level"] == "char" else "tokens"
+    if total == 0:
+        raise ValueError("lstm_generator: the training corpus contains no text (every doc is empty).")
+    if total < cfg["seq_length"] + 1:
+        raise ValueError(
+            f"lstm_generator: the training corpus is smaller than one training sequence: it has "
+            f"{total} {unit}, and seq_length = {cfg['seq_length']} needs at least "
+            f"{cfg['seq_length'] + 1}. Add text or lower seq_length."
+        )
+    if len(table) <= 2:
+        raise ValueError(
+            f"lstm_generator: no unit occurs at least min_freq = {cfg['min_freq']} times in "
+            "the training text; lower min_freq."
+        )
+    model.attrs["unit_table"] = table
+    model.set_dim("nV", len(table), force=True)
+    shim = get_shim(model)
+    shim.rebuild(partial(_build_generator_network, model))
+    shim.network  # build now, with fresh weights
+
+
+def generator_forward(model: Model, docs: List[Doc], is_train: bool):
+    """Per doc: (NLL in nats, units scored, characters scored). Every unit after a doc's first
+    is scored once, in windows of seq_length units (as in training)."""
+    from .generation import cut_windows, doc_units
+
+    if not generator_is_initialized(model):
+        raise NotInitializedError(
+            "The lstm_generator model has not been initialized: train it with `spacy train`, "
+            "call nlp.initialize(get_examples) before use, or load a trained pipeline."
+        )
+    cfg = model.attrs["cfg"]
+    index = unit_index(model)
+    stats = numpy.zeros((len(docs), 3), dtype="float64")
+    rows, owners, char_weights = [], [], []
+    for i, doc in enumerate(docs):
+        units = doc_units(doc, cfg["level"])
+        inputs, targets, weights = cut_windows(index.encode(units), cfg["seq_length"])
+        if len(inputs) == 0:
+            continue
+        lengths = numpy.zeros(weights.size, dtype="float32")
+        n_scored = len(units) - 1
+        lengths[:n_scored] = [len(u) for u in units[1:]]
+        rows.append((inputs, targets, weights))
+        owners.append(numpy.full(len(inputs), i))
+        char_weights.append(lengths.reshape(weights.shape))
+    if rows:
+        inputs = numpy.concatenate([r[0] for r in rows])
+        targets = numpy.concatenate([r[1] for r in rows])
+        weights = numpy.concatenate([r[2] for r in rows])
+        owner = numpy.concatenate(owners)
+        chars = numpy.concatenate(char_weights)
+        shim = get_shim(model)
+        bs = cfg["batch_size"]
+        nll = numpy.concatenate([shim.nll(inputs[s : s + bs], targets[s : s + bs]) for s in range(0, len(inputs), bs)])
+        numpy.add.at(stats[:, 0], owner, (nll * weights).sum(axis=1))
+        numpy.add.at(stats[:, 1], owner, weights.sum(axis=1))
+        numpy.add.at(stats[:, 2], owner, chars.sum(axis=1))
+
+    def backprop(d_stats):
+        raise NotImplementedError("lstm_generator trains through its component's update(), not backprop.")
+
+    return stats, backprop
