@@ -362,7 +362,7 @@ def test_missing_or_corrupted_weights(trained, tmp_path):
 
 def test_bad_architecture_settings():
     nlp = spacy.blank("en")
-    with pytest.raises(Exception, match="pooling"):
+    with pytest.raises(ValueError, match="Unknown pooling .median.. Choose one of"):
         nlp.add_pipe("lstm_textcat", config={"model": {"pooling": "median"}})
-    with pytest.raises(Exception, match="attribute"):
+    with pytest.raises(ValueError, match="Unknown token attribute .COLOUR."):
         nlp.add_pipe("lstm_textcat", name="t2", config={"model": {"attr": "COLOUR"}})
