@@ -117,6 +117,8 @@ class KerasShim(Shim):
         self._keras_optimizer = None
         self._optimizer_owner: Optional[int] = None
         self._grad_accumulators: Optional[List[Any]] = None
+        self._has_accumulated = False
+        self._pending: List[tuple] = []  # batches waiting for finish_update
         _LIVE_SHIMS.add(self)
 
     # -- the network ------------------------------------------------------------------------
@@ -157,6 +159,8 @@ class KerasShim(Shim):
         self._compiled.clear()
         self._keras_optimizer = None
         self._grad_accumulators = None
+        self._has_accumulated = False
+        self._pending = []
         self._version += 1
 
     # -- weights as plain arrays ------------------------------------------------------------
@@ -249,13 +253,35 @@ class KerasShim(Shim):
 
     # -- training ---------------------------------------------------------------------------
 
+    def update(self, inputs, targets, weights, optimizer: Optional[Optimizer], *, on_loss: Callable[[float], None]) -> None:
+        """Train on one batch. With an optimizer the step runs now. Without one (spaCy's
+        training loop calls `update(sgd=False)` and then `finish_update(optimizer)`), the batch
+        waits for `finish_update`, so that a step is still ONE fused graph call; several
+        waiting batches (gradient accumulation) are summed first. `on_loss` gets the loss."""
+        self._pending.append((inputs, targets, weights, on_loss))
+        if optimizer:
+            self.finish_update(optimizer)
+
+    def finish_update(self, optimizer: Optimizer) -> None:
+        pending, self._pending = self._pending, []
+        if len(pending) == 1 and not self._has_accumulated:
+            inputs, targets, weights, on_loss = pending[0]
+            on_loss(self.train_step(inputs, targets, weights, optimizer))
+            return
+        for inputs, targets, weights, on_loss in pending:
+            on_loss(self.accumulate_gradients(inputs, targets, weights))
+        if self._has_accumulated:
+            self._sync_optimizer(optimizer)
+            self._compiled_fn("apply_accumulated")()
+            self._has_accumulated = False
+            self._version += 1
+
     def train_step(self, inputs, targets, weights, optimizer: Optimizer) -> float:
         """One compiled forward + backward + optimizer step; returns the loss."""
-        keras_optimizer = self._sync_optimizer(optimizer)
+        self._sync_optimizer(optimizer)
         loss = self._compiled_fn("train_step")(
             tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights)
         )
-        del keras_optimizer
         self._version += 1
         return float(loss)
 
@@ -265,6 +291,7 @@ class KerasShim(Shim):
         loss = self._compiled_fn("accumulate_loss")(
             tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights)
         )
+        self._has_accumulated = True
         return float(loss)
 
     def begin_update(self, inputs) -> Tuple[numpy.ndarray, Callable]:
@@ -277,16 +304,10 @@ class KerasShim(Shim):
             self._compiled_fn("accumulate_vjp")(
                 tf.convert_to_tensor(inputs), tf.convert_to_tensor(numpy.asarray(d_outputs, dtype="float32"))
             )
+            self._has_accumulated = True
             return None
 
         return outputs, backprop
-
-    def finish_update(self, optimizer: Optimizer) -> None:
-        if self._grad_accumulators is None:
-            return
-        self._sync_optimizer(optimizer)
-        self._compiled_fn("apply_accumulated")()
-        self._version += 1
 
     def _ensure_accumulators(self) -> None:
         if self._grad_accumulators is None:
@@ -384,3 +405,99 @@ class KerasShim(Shim):
 
     def __deepcopy__(self, memo):
         return self.copy()
+
+
+# --- language models: per-step log-likelihood and stateful generation ------------------------
+
+
+class LanguageModelShim(KerasShim):
+    """A KerasShim for networks.build_language_model with what `lstm_generator` needs on top:
+
+    * `nll(inputs, targets)`: negative log-likelihood (nats) of every target unit, computed in
+      the graph so the [batch, time, vocab] probabilities never reach NumPy;
+    * `feed(ids, states)` / `step(ids, states)`: stateful generation. Both are compiled
+      tf.functions that call the trained LSTM cells directly with explicit (h, c) states: the
+      prompt is fed once (a graph loop over its units) and every new unit then costs one LSTM
+      step for the whole batch of samples. States stay TensorFlow tensors between steps;
+      only the [batch, vocab] logits come back to NumPy for sampling.
+    """
+
+    def __init__(self, build_network, *, depth: int, numpy_forward=None):
+        super().__init__(build_network, loss="sparse_crossentropy", activation="softmax", numpy_forward=numpy_forward)
+        self.cfg["depth"] = depth
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def nll(self, inputs: numpy.ndarray, targets: numpy.ndarray) -> numpy.ndarray:
+        """[batch, time] negative log-likelihood in nats of targets[b, t] after inputs[b, :t+1]."""
+        if not tensorflow_usable():
+            weights = self._snapshot if self._model is not None else self._weights
+            if self._numpy_forward is None or weights is None:
+                raise RuntimeError("This language model cannot score text in a forked worker process.")
+            logits = self._numpy_forward(weights, inputs).astype("float64")
+            logits -= logits.max(axis=-1, keepdims=True)
+            log_z = numpy.log(numpy.exp(logits).sum(axis=-1))
+            picked = numpy.take_along_axis(logits, targets[..., None].astype("int64"), axis=-1)[..., 0]
+            return (log_z - picked).astype("float32")
+        return self._compiled_fn("nll")(tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets)).numpy()
+
+    def _nll(self, inputs, targets):
+        logits = self.network(inputs, training=False)
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
+
+    # -- stateful generation ----------------------------------------------------------------
+
+    def initial_states(self, batch_size: int):
+        width = self.network.get_layer("lstm_0").cell.units
+        zeros = tf.zeros((batch_size, width), dtype="float32")
+        return tuple((zeros, zeros) for _ in range(self.cfg["depth"]))
+
+    def feed(self, ids: numpy.ndarray, states=None):
+        """Run the units ids [batch, time >= 1] through the LSTM cells from `states` (zeros
+        if None); returns (logits of the next unit [batch, vocab] as NumPy, new states)."""
+        ids = numpy.asarray(ids, dtype="int32")
+        if ids.ndim != 2 or ids.shape[1] < 1:
+            raise ValueError(f"feed() needs unit ids of shape [batch, time >= 1], got {ids.shape}.")
+        if not tensorflow_usable():
+            raise RuntimeError(
+                "Text generation cannot run in a process forked after TensorFlow started; "
+                "generate in the main process."
+            )
+        if states is None:
+            states = self.initial_states(ids.shape[0])
+        logits, states = self._compiled_fn("feed")(tf.convert_to_tensor(ids), states)
+        return logits.numpy(), states
+
+    def step(self, ids: numpy.ndarray, states):
+        """One LSTM step for ids [batch]: (next-unit logits [batch, vocab], new states)."""
+        step = self._compiled.get("step_concrete")
+        if step is None:  # a concrete function: less per-call dispatch than the tf.function
+            state_spec = tf.nest.map_structure(lambda s: tf.TensorSpec([None, s.shape[1]], tf.float32), states)
+            step = self._compiled_fn("step").get_concrete_function(tf.TensorSpec([None], tf.int32), state_spec)
+            self._compiled["step_concrete"] = step
+        logits, states = step(tf.convert_to_tensor(numpy.asarray(ids, dtype="int32")), states)
+        return logits.numpy(), states
+
+    def _cell_step(self, ids, states):
+        network = self.network
+        x = tf.gather(network.get_layer("embedding").embeddings, ids)
+        new_states = []
+        for i in range(self.cfg["depth"]):
+            x, (h, c) = network.get_layer(f"lstm_{i}").cell(x, list(states[i]), training=False)
+            new_states.append((h, c))
+        return network.get_layer("logits")(x), tuple(new_states)
+
+    def _step(self, ids, states):
+        return self._cell_step(ids, states)
+
+    def _feed(self, ids, states):
+        logits, states = self._cell_step(ids[:, 0], states)
+        for t in tf.range(1, tf.shape(ids)[1]):
+            logits, states = self._cell_step(ids[:, t], states)
+        return logits, states
+
+    def copy(self) -> "LanguageModelShim":
+        clone = LanguageModelShim(self._build_network, depth=self.cfg["depth"], numpy_forward=self._numpy_forward)
+        if self.has_weights:
+            clone.set_weights(self.get_weights())
+        return clone

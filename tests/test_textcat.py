@@ -193,11 +193,28 @@ def test_update_without_sgd_accumulates_until_finish_update():
     optimizer = nlp.initialize(lambda: examples)
     shim = get_shim(textcat.model)
     before = shim.get_weights()
-    losses = textcat.update(examples)  # no sgd: gradients wait
-    assert losses["lstm_textcat"] > 0
+    losses = textcat.update(examples)  # no sgd, as in spaCy's training loop: the step waits
     assert all(numpy.array_equal(before[k], v) for k, v in shim.get_weights().items())
     textcat.finish_update(optimizer)
-    assert any(not numpy.array_equal(before[k], v) for k, v in shim.get_weights().items())
+    assert losses["lstm_textcat"] > 0  # known once the fused step ran
+    after = shim.get_weights()
+    assert any(not numpy.array_equal(before[k], v) for k, v in after.items())
+    textcat.finish_update(optimizer)  # nothing waiting: a no-op, not a zero-gradient Adam step
+    assert all(numpy.array_equal(after[k], v) for k, v in shim.get_weights().items())
+
+
+def test_gradient_accumulation_sums_batches():
+    nlp = spacy.blank("en")
+    textcat = nlp.add_pipe("lstm_textcat", config={"model": TINY})
+    examples = exclusive_examples(nlp, review_texts(8))
+    optimizer = nlp.initialize(lambda: examples)
+    losses = {}
+    textcat.update(examples[:4], losses=losses)
+    textcat.update(examples[4:], losses=losses)
+    before = get_shim(textcat.model).get_weights()
+    textcat.finish_update(optimizer)
+    assert losses["lstm_textcat"] > 0
+    assert any(not numpy.array_equal(before[k], v) for k, v in get_shim(textcat.model).get_weights().items())
 
 
 def test_thinc_begin_update_protocol_trains():

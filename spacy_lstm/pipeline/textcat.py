@@ -7,8 +7,7 @@ Keras graph as cross-entropy (softmax for exclusive classes, per-label sigmoid f
 multilabel) rather than spaCy's squared error on the scores.
 """
 from itertools import islice
-from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Union
+from typing import Callable, Dict, Iterable, List, Optional
 
 import numpy
 from spacy.errors import Errors
@@ -17,11 +16,10 @@ from spacy.pipeline.textcat import TextCategorizer, textcat_score
 from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer, textcat_multilabel_score
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
-from spacy.util import SimpleFrozenList
 from thinc.api import Config, Model, Optimizer
 
 from ..architectures import get_shim, is_initialized, textcat_ids
-from ..errors import ModelDataError, NotInitializedError
+from .base import KerasComponentMixin, loss_recorder
 from ..featurize import pad
 
 MODEL_CONFIG = """
@@ -98,8 +96,8 @@ def make_lstm_textcat_multilabel(
     return LSTMMultiLabelTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer)
 
 
-class LSTMTextCatMixin:
-    """What the LSTM components share; the label logic comes from spaCy's classes."""
+class LSTMTextCatMixin(KerasComponentMixin):
+    """What the LSTM classifiers share; the label logic comes from spaCy's classes."""
 
     name: str
     model: Model
@@ -123,8 +121,9 @@ class LSTMTextCatMixin:
         losses: Optional[Dict[str, float]] = None,
     ) -> Dict[str, float]:
         """One compiled Keras training step on the batch (forward, loss, backward and the
-        optimizer step in one TensorFlow graph). Without `sgd` the gradient is accumulated
-        until `finish_update`. Dropout comes from the architecture's `dropout` setting."""
+        optimizer step in one TensorFlow graph). Without `sgd` (as in spaCy's training loop)
+        the step runs at `finish_update`, and the loss reaches `losses` then. Dropout comes
+        from the architecture's `dropout` setting."""
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
@@ -139,12 +138,7 @@ class LSTMTextCatMixin:
         ids = pad(textcat_ids(self.model, [eg.predicted for eg in examples]))
         truths = numpy.asarray(truths, dtype="float32")
         not_missing = numpy.asarray(not_missing, dtype="float32")
-        shim = get_shim(self.model)
-        if sgd is not None:
-            loss = shim.train_step(ids, truths, not_missing, sgd)
-        else:
-            loss = shim.accumulate_gradients(ids, truths, not_missing)
-        losses[self.name] += loss
+        get_shim(self.model).update(ids, truths, not_missing, sgd, on_loss=loss_recorder(losses, self.name))
         return losses
 
     def get_loss(self, examples: Iterable[Example], scores):
@@ -189,41 +183,8 @@ class LSTMTextCatMixin:
                     "them in [initialize.components] labels."
                 )
 
-    def _require_initialized(self) -> None:
-        if not is_initialized(self.model):
-            raise NotInitializedError(
-                f"The '{self.name}' component has not been trained or initialized: train it "
-                "with `spacy train`, call nlp.initialize() first, or load a trained pipeline "
-                "with spacy.load()."
-            )
-
-    def from_bytes(self, bytes_data: bytes, *, exclude=SimpleFrozenList()):
-        try:
-            return super().from_bytes(bytes_data, exclude=exclude)
-        except ModelDataError as err:
-            raise ModelDataError(f"[{self.name}] {err}") from None
-        except (ValueError, TypeError, KeyError) as err:
-            raise ModelDataError(
-                f"[{self.name}] The component data could not be read ({err}). It is corrupted "
-                "or from an incompatible version: retrain or re-save the pipeline."
-            ) from None
-
-    def from_disk(self, path: Union[str, Path], *, exclude=SimpleFrozenList()):
-        path = Path(path)
-        if "model" not in exclude and not (path / "model").is_file():
-            raise ModelDataError(
-                f"[{self.name}] The weights file {path / 'model'} is missing. Copy the "
-                "complete pipeline directory (as written by nlp.to_disk / spacy train) or retrain."
-            )
-        try:
-            return super().from_disk(path, exclude=exclude)
-        except ModelDataError as err:
-            raise ModelDataError(f"[{self.name}] {err} (file: {path / 'model'})") from None
-        except (ValueError, TypeError, KeyError) as err:
-            raise ModelDataError(
-                f"[{self.name}] {path / 'model'} could not be read ({err}). The file is corrupted "
-                "or from an incompatible version: restore it from the trained pipeline or retrain."
-            ) from None
+    def _is_initialized(self) -> bool:
+        return is_initialized(self.model)
 
 
 class LSTMTextCategorizer(LSTMTextCatMixin, TextCategorizer):
