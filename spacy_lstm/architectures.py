@@ -6,7 +6,7 @@ through the bridge. Registered names are versioned; published versions stay regi
 """
 import weakref
 from functools import partial
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import numpy
 from spacy.tokens import Doc
@@ -19,6 +19,8 @@ from . import numpy_runtime
 from .featurize import PAD_TOKEN, TRUNCATIONS, UNK_TOKEN, TokenTable, attr_id, docs_to_ids, length_buckets, pad
 from .errors import NotInitializedError
 
+if TYPE_CHECKING:
+    from .keras_bridge import KerasShim
 
 
 @serialize_attr.register(TokenTable)

@@ -149,3 +149,31 @@ def build_text_classifier(
             x = layers.Dropout(dropout, name="hidden_dropout")(x)
     logits = layers.Dense(n_labels, name="logits")(x)
     return keras.Model(token_ids, logits, name="lstm_textcat")
+
+
+# --- language model (lstm_generator) ---------------------------------------------------------
+
+
+def build_language_model(
+    *,
+    vocab_size: int,
+    embedding_dim: int,
+    lstm_width: int,
+    lstm_depth: int,
+    dropout: float,
+) -> "keras.Model":
+    """Embedding -> LSTM x depth (full sequences) -> logits over the unit vocabulary, at every
+    step: the next-unit model behind `lstm_generator`.
+
+    No masking: training windows are right-padded only, so padding never feeds a real step
+    (the loss gives padded targets weight 0). Generation runs the same LSTM cells one step at
+    a time (keras_bridge.LanguageModelShim), which is why the layer names are fixed.
+    """
+    unit_ids = keras.Input(shape=(None,), dtype="int32", name="unit_ids")
+    x = layers.Embedding(vocab_size, embedding_dim, name="embedding")(unit_ids)
+    for i in range(lstm_depth):
+        x = layers.LSTM(lstm_width, return_sequences=True, name=f"lstm_{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"lstm_{i}_dropout")(x)
+    logits = layers.Dense(vocab_size, name="logits")(x)
+    return keras.Model(unit_ids, logits, name="lstm_generator")

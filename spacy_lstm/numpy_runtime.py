@@ -99,3 +99,12 @@ def text_classifier(weights: Weights, token_ids: numpy.ndarray, cfg: dict) -> nu
     if cfg["hidden_width"]:
         pooled = numpy.maximum(pooled @ weights["hidden/kernel"] + weights["hidden/bias"], 0.0)
     return pooled @ weights["logits/kernel"] + weights["logits/bias"]
+
+
+def language_model(weights: Weights, unit_ids: numpy.ndarray, depth: int) -> numpy.ndarray:
+    """Logits [batch, time, vocab] of networks.build_language_model (no mask: every step runs)."""
+    x = weights["embedding/embeddings"][unit_ids]
+    mask = numpy.ones(unit_ids.shape, dtype=bool)
+    for i in range(depth):
+        x, _ = _lstm_layer(weights, f"lstm_{i}", x, mask)
+    return x @ weights["logits/kernel"] + weights["logits/bias"]

@@ -1,0 +1,179 @@
+"""Benchmark of `lstm_generator` on the Shakespeare corpus (not a test).
+
+    python scripts/make_corpus.py shakespeare corpus/shakespeare
+    python benchmarks/generator.py --corpus corpus/shakespeare --budget 900
+
+(a) Train the char model (configs/generator_char.cfg: Embedding(64) + LSTM(256), windows of
+    100, ~60 windows per step, Adam 2e-3) through the component's update loop for a fixed
+    wall-clock budget; report held-out bits per character (the dev text cut into windows of 100,
+    every character after the first scored once) and characters trained per second. Then the
+    same for raw Keras `model.fit` of the same network (batch 64, Adam 2e-3) in the same budget.
+(b) Generation speed, chars/s: stateful (one LSTM step per character) vs re-feeding the last 40
+    characters to `predict_on_batch` for every character (textgenrnn / Keras example way).
+(c) n=16 samples as one batch vs 16 one-after-another.
+Medians of --repeats runs for (b) and (c).
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import spacy  # noqa: E402
+from spacy.util import load_config, minibatch  # noqa: E402
+
+from spacy_lstm.keras_setup import keras  # noqa: E402
+from spacy_lstm.generation import cut_windows  # noqa: E402
+from spacy_lstm.networks import build_language_model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+LN2 = numpy.log(2.0)
+
+
+def heldout_bpc(nll_fn, ids, seq_length=100, batch=64):
+    inputs, targets, weights = cut_windows(ids, seq_length)
+    total = 0.0
+    for s in range(0, len(inputs), batch):
+        total += float((nll_fn(inputs[s : s + batch], targets[s : s + batch]) * weights[s : s + batch]).sum())
+    return total / weights.sum() / LN2
+
+
+def train_component(corpus: Path, budget: float):
+    config = load_config(
+        ROOT / "configs" / "generator_char.cfg",
+        overrides={"paths.train": str(corpus / "train"), "paths.dev": str(corpus / "dev")},
+        interpolate=False,
+    )
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True)
+    resolved = nlp.config.interpolate()
+    from spacy.util import registry
+
+    reader = registry.resolve(resolved["corpora"])["train"]
+    optimizer = nlp.initialize(lambda: reader(nlp))
+    optimizer = registry.resolve({"o": resolved["training"]["optimizer"]})["o"]
+    gen = nlp.get_pipe("lstm_generator")
+    n_chunks = resolved["training"]["batcher"]["size"]
+    chars = steps = 0
+    start = None
+    done = False
+    while not done:
+        for batch in minibatch(reader(nlp), n_chunks):
+            before = gen.n_units_trained
+            nlp.update(batch, sgd=optimizer)
+            if start is None:  # first step traces the graph: not counted
+                start = time.perf_counter()
+                continue
+            chars += gen.n_units_trained - before  # characters trained on (targets)
+            steps += 1
+            if time.perf_counter() - start >= budget:
+                done = True
+                break
+    elapsed = time.perf_counter() - start
+    return nlp, gen, chars / elapsed, steps
+
+
+class TimeLimit(keras.callbacks.Callback):
+    def __init__(self, budget):
+        super().__init__()
+        self.budget = budget
+        self.start = None
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.start is None:
+            self.start = time.perf_counter()
+            return
+        self.batches += 1
+        if time.perf_counter() - self.start >= self.budget:
+            self.model.stop_training = True
+
+
+def train_keras(train_ids, vocab_size, budget, seq_length=100, batch_size=64):
+    inputs, targets, _ = cut_windows(train_ids, seq_length)
+    inputs, targets = inputs[:-1], targets[:-1]  # drop the padded last window
+    model = build_language_model(vocab_size=vocab_size, embedding_dim=64, lstm_width=256, lstm_depth=1, dropout=0.0)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    limit = TimeLimit(budget)
+    model.fit(inputs, targets, batch_size=batch_size, epochs=1000, shuffle=True, callbacks=[limit], verbose=0)
+    elapsed = time.perf_counter() - limit.start
+    return model, limit.batches * batch_size * seq_length / elapsed, limit.batches
+
+
+def windowed_generation(model, seed_ids, n_chars, window=40, rng=None):
+    """textgenrnn / keras.io lstm_text_generation: re-run the last `window` units per unit."""
+    ids = list(seed_ids)
+    for _ in range(n_chars):
+        logits = model.predict_on_batch(numpy.asarray([ids[-window:]], dtype="int32"))[0, -1]
+        p = numpy.exp(logits - logits.max())
+        p[:2] = 0
+        ids.append(int(rng.choice(len(p), p=p / p.sum())))
+    return ids
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=ROOT / "corpus" / "shakespeare")
+    parser.add_argument("--budget", type=float, default=900.0, help="training seconds for each of (a)'s two runs")
+    parser.add_argument("--gen-length", type=int, default=400)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if not (args.corpus / "train").exists():
+        raise SystemExit(f"{args.corpus}/train not found: run python scripts/make_corpus.py shakespeare {args.corpus}")
+
+    # (a) training
+    nlp, gen, ours_cps, ours_steps = train_component(args.corpus, args.budget)
+    shim = gen.model.shims[0]
+    index = __import__("spacy_lstm.architectures", fromlist=["unit_index"]).unit_index(gen.model)
+    dev_text = "".join(p.read_text(encoding="utf8") for p in sorted((args.corpus / "dev").glob("*.txt")))
+    train_text = "".join(p.read_text(encoding="utf8") for p in sorted((args.corpus / "train").glob("*.txt")))
+    dev_ids = index.encode(list(dev_text))
+    ours_bpc = heldout_bpc(shim.nll, dev_ids)
+    print(f"(a) lstm_generator: {ours_steps} steps in {args.budget:.0f}s, {ours_cps:,.0f} chars/s, held-out {ours_bpc:.3f} bits/char", flush=True)
+    keras_model, keras_cps, keras_steps = train_keras(index.encode(list(train_text)), len(index.table), args.budget)
+    import tensorflow as tf
+
+    def keras_nll(x, y):
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=keras_model.predict_on_batch(x)).numpy()
+
+    keras_bpc = heldout_bpc(keras_nll, dev_ids)
+    print(f"    raw Keras fit:   {keras_steps} steps in {args.budget:.0f}s, {keras_cps:,.0f} chars/s, held-out {keras_bpc:.3f} bits/char")
+    print(f"    training speed ratio (ours / Keras fit): {ours_cps / keras_cps:.2f} (target >= 1.0)", flush=True)
+
+    # (b) generation speed, same trained network both ways
+    L = args.gen_length
+    prompt = "ROMEO:"
+    stateful, windowed = [], []
+    gen.generate(prompt, max_length=5, seed=0)  # trace
+    for r in range(args.repeats):
+        t = time.perf_counter()
+        gen.generate(prompt, max_length=L, temperature=1.0, seed=r)
+        stateful.append(L / (time.perf_counter() - t))
+        n_win = max(50, L // 4)
+        t = time.perf_counter()
+        windowed_generation(shim.network, index.encode(list(prompt)), n_win, rng=numpy.random.default_rng(r))
+        windowed.append(n_win / (time.perf_counter() - t))
+    s, w = statistics.median(stateful), statistics.median(windowed)
+    print(f"(b) generation: stateful {s:,.0f} chars/s, 40-char window predict_on_batch {w:,.0f} chars/s, speed-up {s / w:.1f}x (target >= 20x)", flush=True)
+
+    # (c) n=16 batched vs sequential
+    batched, sequential = [], []
+    gen.generate(prompt, n=16, max_length=5, seed=0)
+    for r in range(args.repeats):
+        t = time.perf_counter()
+        gen.generate(prompt, n=16, max_length=L, temperature=1.0, seed=r)
+        batched.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        for i in range(16):
+            gen.generate(prompt, n=1, max_length=L, temperature=1.0, seed=r * 16 + i)
+        sequential.append(time.perf_counter() - t)
+    b, q = statistics.median(batched), statistics.median(sequential)
+    print(f"(c) 16 samples x {L} chars: one batch {b:.2f}s ({16 * L / b:,.0f} chars/s), one after another {q:.2f}s ({16 * L / q:,.0f} chars/s), speed-up {q / b:.1f}x (target >= 5x)")
+    print("\nSample (temperature 0.7, seed 1):\n" + prompt + gen.generate(prompt, max_length=300, temperature=0.7, seed=1)[0])
+
+
+if __name__ == "__main__":
+    main()

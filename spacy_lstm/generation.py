@@ -1,0 +1,178 @@
+"""What `lstm_generator` does outside spaCy and Keras: units, training windows, stop strings
+and the sampling loop. NumPy only; the network is reached through the shim's `feed`/`step`.
+
+Units. At ``level = "char"`` a unit is one character. At ``level = "token"`` a unit is a
+token's text *with its trailing whitespace* (``token.text_with_ws``), from spaCy's tokenizer,
+so joining generated units gives back correctly spaced text and ``"".join(units) == text``
+for every doc. Both levels use the same table (featurize.TokenTable): id 0 is padding, id 1
+stands for every unit not in the table (units rarer than ``min_freq`` or beyond
+``max_vocab``, and units never seen in training, e.g. in a prompt). Neither is ever generated.
+"""
+from collections import Counter
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy
+
+from .featurize import PAD_ID, PAD_TOKEN, UNK_ID, UNK_TOKEN, TokenTable
+from .sampling import sample_next, validate_sampling_args
+
+LEVELS = ("char", "token")
+
+
+def doc_units(doc, level: str) -> List[str]:
+    """The units of a Doc: its characters, or its tokens with their trailing whitespace."""
+    if level == "char":
+        return list(doc.text)
+    return [token.text_with_ws for token in doc]
+
+
+def build_unit_table(unit_lists: Iterable[Sequence[str]], *, max_vocab: int, min_freq: int) -> Tuple[TokenTable, int]:
+    """Count units; keep the `max_vocab - 2` most frequent with count >= min_freq (ties by
+    string). Returns (table, total number of units seen)."""
+    counts: Counter = Counter()
+    total = 0
+    for units in unit_lists:
+        counts.update(units)
+        total += len(units)
+    ranked = sorted((u for u, f in counts.items() if f >= min_freq), key=lambda u: (-counts[u], u))
+    return TokenTable([PAD_TOKEN, UNK_TOKEN] + ranked[: max_vocab - 2]), total
+
+
+class UnitIndex:
+    """unit string -> id (dict based; built once per table)."""
+
+    def __init__(self, table: TokenTable):
+        self.table = table
+        self.ids = {unit: i for i, unit in enumerate(table.tokens) if i >= 2}
+
+    def encode(self, units: Sequence[str]) -> numpy.ndarray:
+        get = self.ids.get
+        return numpy.fromiter((get(u, UNK_ID) for u in units), dtype="int32", count=len(units))
+
+    def decode(self, ids: Iterable[int]) -> List[str]:
+        tokens = self.table.tokens
+        return [tokens[i] for i in ids]
+
+
+def cut_windows(ids: numpy.ndarray, seq_length: int, offset: int = 0) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """Cut one id sequence into (inputs, targets, weights) windows of seq_length, stride
+    seq_length, targets shifted by one. Starting at `offset`, every unit after the first
+    (or after `offset`) is a target exactly once; the last window is right-padded with
+    weight 0. Returns three [n_windows, seq_length] arrays (n_windows may be 0)."""
+    ids = ids[offset:]
+    n_targets = len(ids) - 1
+    if n_targets < 1:
+        empty = numpy.zeros((0, seq_length), dtype="int32")
+        return empty, empty, empty.astype("float32")
+    n_windows = -(-n_targets // seq_length)
+    padded = numpy.full(n_windows * seq_length + 1, PAD_ID, dtype="int32")
+    padded[: len(ids)] = ids
+    inputs = padded[:-1].reshape(n_windows, seq_length)
+    targets = padded[1:].reshape(n_windows, seq_length)
+    weights = numpy.zeros(n_windows * seq_length, dtype="float32")
+    weights[:n_targets] = 1.0
+    return inputs, targets, weights.reshape(n_windows, seq_length)
+
+
+# --- stop strings ----------------------------------------------------------------------------
+
+
+def check_stop(stop: Union[None, str, Sequence[str]]) -> List[str]:
+    if stop is None:
+        return []
+    if isinstance(stop, str):
+        stop = [stop]
+    stops = list(stop)
+    bad = [s for s in stops if not isinstance(s, str) or not s]
+    if bad:
+        raise ValueError(f"stop must be a string or a list of non-empty strings, got {bad!r} in {stop!r}")
+    return stops
+
+
+class StopFilter:
+    """Streams generated text, ending it before the first stop string (which is not part of
+    the output). Text that could be the start of a stop string is held back until the next
+    pieces decide, so a streamed text is exactly the text a batch call returns."""
+
+    def __init__(self, stops: Sequence[str]):
+        self.stops = list(stops)
+        self.longest = max((len(s) for s in self.stops), default=0)
+        self.text = ""  # generated so far (without the stop string once found)
+        self.emitted = 0
+        self.done = False
+
+    def push(self, piece: str) -> str:
+        """Add a generated piece; return the text that is now safe to emit."""
+        if self.done:
+            return ""
+        search_from = max(0, len(self.text) - self.longest + 1)
+        self.text += piece
+        if self.stops:
+            hits = [i for i in (self.text.find(s, search_from) for s in self.stops) if i >= 0]
+            if hits:
+                self.text = self.text[: min(hits)]
+                self.done = True
+                return self._emit(len(self.text))
+            return self._emit(len(self.text) - self._held_back())
+        return self._emit(len(self.text))
+
+    def flush(self) -> str:
+        """The end of the text (max_length reached): emit what was held back."""
+        return self._emit(len(self.text))
+
+    def _held_back(self) -> int:
+        """Length of the longest end of the text that is a proper prefix of a stop string."""
+        for k in range(min(self.longest - 1, len(self.text)), 0, -1):
+            tail = self.text[-k:]
+            if any(s.startswith(tail) for s in self.stops):
+                return k
+        return 0
+
+    def _emit(self, upto: int) -> str:
+        upto = max(upto, self.emitted)
+        out = self.text[self.emitted : upto]
+        self.emitted = upto
+        return out
+
+
+# --- the sampling loop -----------------------------------------------------------------------
+
+
+def iter_generation(
+    shim,
+    index: UnitIndex,
+    prompt_ids: numpy.ndarray,
+    *,
+    n: int,
+    max_length: int,
+    temperature: float,
+    top_k: Optional[int],
+    top_p: Optional[float],
+    seed: Optional[int],
+    stop: Sequence[str],
+) -> Iterator[List[str]]:
+    """Yield, after every generation step, the text each of the n samples may emit now.
+
+    The prompt (>= 1 unit) is fed once for the whole batch; then one LSTM step per unit. A
+    sample that hit a stop string gets "" from then on; the loop ends when all are done or
+    after max_length units. Same seed (and same n), same texts: the only randomness is a
+    numpy Generator seeded with `seed` that draws n uniforms per step.
+    """
+    validate_sampling_args(temperature, top_k, top_p, n, max_length)
+    filters = [StopFilter(stop) for _ in range(n)]
+    if max_length == 0:
+        return
+    rng = numpy.random.default_rng(seed)
+    banned = (PAD_ID, UNK_ID)
+    logits, states = shim.feed(numpy.tile(prompt_ids[None, :], (n, 1)))
+    for i in range(max_length):
+        ids = sample_next(logits, temperature=temperature, top_k=top_k, top_p=top_p, rng=rng, banned_ids=banned, is_logits=True)
+        pieces = index.decode(ids.tolist())
+        out = [f.push(p) for f, p in zip(filters, pieces)]
+        last = i == max_length - 1 or all(f.done for f in filters)
+        if last:
+            out = [o + f.flush() for o, f in zip(out, filters)]
+        yield out
+        if last:
+            return
+        logits, states = shim.step(ids.astype("int32"), states)
