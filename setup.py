@@ -9,12 +9,21 @@ ENTRY_POINTS = {
     "spacy_factories": [
         "lstm_textcat = spacy_lstm.pipeline.textcat:make_lstm_textcat",
         "lstm_textcat_multilabel = spacy_lstm.pipeline.textcat:make_lstm_textcat_multilabel",
+        "lstm_generator = spacy_lstm.pipeline.generator:make_lstm_generator",
     ],
     "spacy_architectures": [
         "spacy_lstm.LSTMTextCat.v1 = spacy_lstm.architectures:build_lstm_textcat",
+        "spacy_lstm.LSTMGenerator.v1 = spacy_lstm.architectures:build_lstm_generator",
     ],
-    "spacy_readers": [],
-    "spacy_cli": [],
+    "spacy_readers": [
+        "spacy_lstm.PlainTextCorpus.v1 = spacy_lstm.readers:create_plain_text_reader",
+    ],
+    "spacy_scorers": [
+        "spacy_lstm.language_model_scorer.v1 = spacy_lstm.pipeline.generator:make_language_model_scorer",
+    ],
+    "spacy_cli": [
+        "lstm-generate = spacy_lstm.cli_generate:generate_cli",
+    ],
     "console_scripts": [],
 }
 
