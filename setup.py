@@ -23,8 +23,9 @@ ENTRY_POINTS = {
     ],
     "spacy_cli": [
         "lstm-generate = spacy_lstm.cli_generate:generate_cli",
+        "lstm-classify = spacy_lstm.cli:classify_cli",
     ],
-    "console_scripts": [],
+    "console_scripts": ["spacy-lstm = spacy_lstm.__main__:main"],
 }
 
 setup(

@@ -1,0 +1,120 @@
+"""``spacy lstm-classify``: batch classification of review documents.
+
+Registered on spaCy's CLI app through the ``spacy_cli`` entry point
+(``lstm-classify = spacy_lstm.cli:classify_cli``) and also available as
+``python -m spacy_lstm classify``.
+"""
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from wasabi import msg
+
+from spacy.cli._util import Arg, Opt, app, import_code, setup_gpu
+
+from .batch import (
+    EXIT_FATAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RECORD_ERRORS,
+    FORMATS,
+    BatchError,
+    Summary,
+    classify,
+)
+
+DEFAULT_BATCH_SIZE = 256
+DEFAULT_N_PROCESS = 1
+
+inputs_help = """Input files, glob patterns or folders. JSONL (.jsonl/.ndjson), CSV (.csv,
+.tsv), plain text with one document per line (anything else), or a folder of .txt
+files (one document per file, recursive, sorted). Any file may be gzipped (.gz)."""
+output_help = """Output JSONL file (a folder gets predictions.jsonl). Bad records go to
+<output>.errors.jsonl."""
+
+
+@app.command(
+    "lstm-classify",
+    context_settings={"allow_extra_args": False, "ignore_unknown_options": False},
+)
+def classify_cli(
+    # fmt: off
+    model: str = Arg(..., help="Pipeline name or path (e.g. training/model-best)"),
+    inputs: List[str] = Arg(..., help=inputs_help),
+    output: Path = Arg(..., help=output_help),
+    text_field: str = Opt("text", "--text-field", "-t", help="JSON field / CSV column holding the text"),
+    id_field: str = Opt("id", "--id-field", "-i", help="JSON field / CSV column holding the record id (default id: file:line or file name)"),
+    keep_fields: str = Opt("", "--keep-fields", "-k", help="Comma-separated input fields copied to the output"),
+    input_format: str = Opt("auto", "--input-format", "-f", help=f"Input format of files ({', '.join(FORMATS)}); auto picks by extension"),
+    batch_size: int = Opt(DEFAULT_BATCH_SIZE, "--batch-size", "-b", help="Documents per nlp.pipe batch (and per flush of the output)"),
+    n_process: int = Opt(DEFAULT_N_PROCESS, "--n-process", "-n", help="Worker processes for nlp.pipe (local engine)"),
+    resume: bool = Opt(False, "--resume", "-R", help="Continue an interrupted run with the same arguments"),
+    overwrite: bool = Opt(False, "--overwrite", "-F", help="Replace an existing non-empty output"),
+    quiet: bool = Opt(False, "--quiet", "-q", help="No progress bar and no summary"),
+    engine: str = Opt("local", "--engine", "-e", help="local or ray"),
+    address: Optional[str] = Opt(None, "--address", help="Ray cluster address (e.g. auto); default: start a local Ray instance"),
+    num_actors: Optional[int] = Opt(None, "--num-actors", help="Ray engine: size of the actor pool (default: number of CPUs in the cluster)"),
+    code_path: Optional[Path] = Opt(None, "--code", "-c", help="Path to Python file with additional code (registered functions) to be imported"),
+    use_gpu: int = Opt(-1, "--gpu-id", "-g", help="GPU ID or -1 for CPU (local engine)"),
+    # fmt: on
+):
+    """
+    Classify documents with a trained pipeline, streaming: one JSONL line per
+    input record, in input order, with the id, the top label and score and all
+    cats. Bad records go to <output>.errors.jsonl with their location and
+    reason. After an interruption, rerun with --resume: every record ends up
+    in the output or in the error file exactly once. Exit status: 0 all
+    records classified, 2 some records went to the error file, 1 fatal error,
+    130 interrupted.
+    """
+    import_code(code_path)
+    keep = [f.strip() for f in keep_fields.split(",") if f.strip()]
+    kwargs = dict(
+        text_field=text_field, id_field=id_field or None, keep_fields=keep,
+        input_format=input_format, batch_size=batch_size, resume=resume,
+        overwrite=overwrite, quiet=quiet,
+    )
+    try:
+        if engine == "local":
+            setup_gpu(use_gpu, silent=quiet)
+            summary = classify(model, inputs, output, n_process=n_process, **kwargs)
+        elif engine == "ray":
+            from .batch_ray import classify_ray
+
+            summary = classify_ray(model, inputs, output, address=address, num_actors=num_actors, **kwargs)
+        else:
+            raise BatchError(f"Unknown engine '{engine}', expected 'local' or 'ray'")
+    except BatchError as e:
+        msg.fail(str(e), exits=EXIT_FATAL)
+        return
+    _report(summary, quiet)
+    raise typer.Exit(code=summary.exit_code)
+
+
+def _report(summary: Summary, quiet: bool) -> None:
+    if summary.interrupted:
+        msg.warn(
+            "Interrupted. Everything written so far is complete; rerun the same "
+            "command with --resume to continue."
+        )
+    if quiet:
+        return
+    rows = [
+        ("Records read", summary.read),
+        ("Classified", summary.classified),
+        ("Errors", summary.errors),
+        ("Skipped (already done, --resume)", summary.skipped),
+        ("Docs/s", f"{summary.docs_per_second:.1f}"),
+        ("Output", str(summary.output)),
+    ]
+    msg.table(rows, title="lstm-classify summary")
+    if summary.errors or summary.previous_errors:
+        msg.warn(
+            f"{summary.errors + summary.previous_errors} record(s) could not be classified, "
+            f"see {summary.errors_path} (exit status {EXIT_RECORD_ERRORS})"
+        )
+    elif not summary.interrupted:
+        msg.good(f"All records classified (exit status {EXIT_OK})")
+
+
+__all__ = ["classify_cli", "EXIT_OK", "EXIT_FATAL", "EXIT_RECORD_ERRORS", "EXIT_INTERRUPTED"]
