@@ -12,6 +12,12 @@
     characters to `predict_on_batch` for every character (textgenrnn / Keras example way).
 (c) n=16 samples as one batch vs 16 one-after-another.
 Medians of --repeats runs for (b) and (c).
+
+    python benchmarks/generator.py --skip-training --model training/generator/model-best
+
+skips (a) and runs (b) and (c) on an already trained pipeline (--model; without it a model is
+trained through the component for --budget seconds, default 60 with --skip-training, and (a)'s
+figures are not reported).
 """
 import argparse
 import statistics
@@ -26,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import spacy  # noqa: E402
 from spacy.util import load_config, minibatch  # noqa: E402
 
+from spacy_lstm.architectures import unit_index  # noqa: E402
 from spacy_lstm.keras_setup import keras  # noqa: E402
 from spacy_lstm.generation import cut_windows  # noqa: E402
 from spacy_lstm.networks import build_language_model  # noqa: E402
@@ -114,20 +121,11 @@ def windowed_generation(model, seed_ids, n_chars, window=40, rng=None):
     return ids
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=ROOT / "corpus" / "shakespeare")
-    parser.add_argument("--budget", type=float, default=900.0, help="training seconds for each of (a)'s two runs")
-    parser.add_argument("--gen-length", type=int, default=400)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    if not (args.corpus / "train").exists():
-        raise SystemExit(f"{args.corpus}/train not found: run python scripts/make_corpus.py shakespeare {args.corpus}")
-
-    # (a) training
+def run_training_comparison(args):
+    """(a): the component's update loop vs raw Keras model.fit, same wall-clock budget."""
     nlp, gen, ours_cps, ours_steps = train_component(args.corpus, args.budget)
     shim = gen.model.shims[0]
-    index = __import__("spacy_lstm.architectures", fromlist=["unit_index"]).unit_index(gen.model)
+    index = unit_index(gen.model)
     dev_text = "".join(p.read_text(encoding="utf8") for p in sorted((args.corpus / "dev").glob("*.txt")))
     train_text = "".join(p.read_text(encoding="utf8") for p in sorted((args.corpus / "train").glob("*.txt")))
     dev_ids = index.encode(list(dev_text))
@@ -142,12 +140,42 @@ def main():
     keras_bpc = heldout_bpc(keras_nll, dev_ids)
     print(f"    raw Keras fit:   {keras_steps} steps in {args.budget:.0f}s, {keras_cps:,.0f} chars/s, held-out {keras_bpc:.3f} bits/char")
     print(f"    training speed ratio (ours / Keras fit): {ours_cps / keras_cps:.2f} (target >= 1.0)", flush=True)
+    return nlp, gen
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=ROOT / "corpus" / "shakespeare")
+    parser.add_argument("--budget", type=float, default=900.0, help="training seconds for each of (a)'s two runs")
+    parser.add_argument("--gen-length", type=int, default=400)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-training", action="store_true", help="skip (a): only (b) and (c)")
+    parser.add_argument("--model", type=Path, default=None, help="a trained pipeline for (b) and (c) (implies --skip-training)")
+    args = parser.parse_args()
+    if args.model is not None:
+        args.skip_training = True
+    if args.model is None and not (args.corpus / "train").exists():
+        raise SystemExit(f"{args.corpus}/train not found: run python scripts/make_corpus.py shakespeare {args.corpus}")
+
+    if args.model is not None:
+        nlp = spacy.load(args.model)
+        gen = nlp.get_pipe("lstm_generator")
+        print(f"(a) skipped; (b) and (c) use {args.model}", flush=True)
+    elif args.skip_training:
+        budget = args.budget if "--budget" in sys.argv else 60.0
+        nlp, gen, _, steps = train_component(args.corpus, budget)
+        print(f"(a) skipped; (b) and (c) use a model trained for {budget:.0f}s ({steps} steps)", flush=True)
+    else:
+        nlp, gen = run_training_comparison(args)
+    shim = gen.model.shims[0]
+    index = unit_index(gen.model)
 
     # (b) generation speed, same trained network both ways
     L = args.gen_length
     prompt = "ROMEO:"
     stateful, windowed = [], []
     gen.generate(prompt, max_length=5, seed=0)  # trace
+    windowed_generation(shim.network, index.encode(list(prompt)), 3, rng=numpy.random.default_rng(0))  # trace
     for r in range(args.repeats):
         t = time.perf_counter()
         gen.generate(prompt, max_length=L, temperature=1.0, seed=r)

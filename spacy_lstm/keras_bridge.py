@@ -407,6 +407,96 @@ class KerasShim(Shim):
         return self.copy()
 
 
+# --- sampling in the graph (the TensorFlow twin of spacy_lstm.sampling) -----------------------
+#
+# spacy_lstm.sampling (NumPy) is the reference; these functions follow the same order of
+# operations so that `tf_sampling_distribution` equals `sampling.sampling_distribution` (the
+# tests check it): banned ids -> -inf; temperature 0 = greedy argmax; else (logits - row max) /
+# temperature; top_k keeps the ids whose value is >= the k-th largest; top_p keeps the most
+# likely ids while the mass strictly before them is < top_p (always at least one). Computed in
+# float64, like the reference. Exact ties at the top_k / top_p border are all kept (the NumPy
+# version keeps exactly k and breaks ties arbitrarily); with float logits ties do not happen.
+# Arguments are tensors so that changing them never retraces a graph: temperature (float, 0 =
+# greedy), top_k (int, 0 = no limit), top_p (float, >= 1 = no limit), banned_ids (int32 [n]).
+
+_TOP_P_SLACK = 1e-12
+
+
+def make_tf_sampler(vocab, temperature, top_k, top_p, banned_ids):
+    """Build (in the current graph) the sampler for these settings: returns
+    (filter(logits) -> (filtered float64 logits, banned-masked logits), sample(logits, key) ->
+    int32 ids). Everything that does not depend on the logits is computed here, once, so a
+    generation loop repeats only the per-step work. `key` is an int64 [2] stateless-RNG key."""
+    neg_inf = tf.constant(-numpy.inf, tf.float64)
+    banned = tf.reduce_any(tf.equal(tf.range(vocab)[None, :], tf.cast(banned_ids, tf.int32)[:, None]), axis=0)
+    banned = banned[None, :]
+    greedy = temperature <= 0
+    temperature = tf.where(greedy, tf.constant(1.0, tf.float64), tf.cast(temperature, tf.float64))
+    top_k = tf.cast(top_k, tf.int32)
+    use_top_k = (top_k > 0) & (top_k < vocab)
+    top_p = tf.cast(top_p, tf.float64)
+    use_top_p = top_p < 1.0
+
+    def keep_top_k(z):
+        # the k-th largest value is the threshold (tf.sort, not tf.math.top_k: any k, and XLA-able)
+        kth = tf.gather(tf.sort(z, axis=1, direction="DESCENDING"), top_k - 1, axis=1)
+        return tf.where(z >= kth[:, None], z, neg_inf)
+
+    def keep_top_p(z):
+        p = tf.nn.softmax(z, axis=1)
+        sorted_p = tf.sort(p, axis=1, direction="DESCENDING")
+        before = tf.cumsum(sorted_p, axis=1, exclusive=True)  # mass strictly before
+        n_keep = tf.maximum(tf.reduce_sum(tf.cast(before < top_p - _TOP_P_SLACK, tf.int32), axis=1), 1)
+        cutoff = tf.gather(sorted_p, n_keep - 1, axis=1, batch_dims=1)
+        return tf.where(p >= cutoff[:, None], z, neg_inf)
+
+    def filter_logits(logits):
+        x = tf.where(banned, neg_inf, tf.cast(logits, tf.float64))
+        z = (x - tf.reduce_max(x, axis=1, keepdims=True)) / temperature
+        z = tf.cond(use_top_k, lambda: keep_top_k(z), lambda: z)
+        z = tf.cond(use_top_p, lambda: keep_top_p(z), lambda: z)
+        return z, x
+
+    def sample(logits, key):
+        return tf.cond(
+            greedy,
+            lambda: tf.argmax(tf.where(banned, tf.constant(-numpy.inf, logits.dtype), logits), axis=1, output_type=tf.int32),
+            lambda: tf.random.stateless_categorical(filter_logits(logits)[0], 1, key, dtype=tf.int32)[:, 0],
+        )
+
+    return filter_logits, sample
+
+
+def _sampler_args(temperature, top_k, top_p, banned_ids):
+    """Python settings -> the tensors make_tf_sampler takes (top_k None -> 0, top_p None -> 1)."""
+    return (
+        tf.constant(float(temperature), tf.float64),
+        tf.constant(int(top_k or 0), tf.int32),
+        tf.constant(1.0 if top_p is None else float(top_p), tf.float64),
+        tf.constant(list(banned_ids), tf.int32, shape=[len(banned_ids)]),
+    )
+
+
+def tf_sampling_distribution(logits, temperature, top_k=None, top_p=None, banned_ids=()):
+    """The distribution the graph sampler draws from: float64 [B, V] rows summing to 1
+    (one-hot at the argmax for temperature 0). Equals spacy_lstm.sampling.sampling_distribution(
+    logits, is_logits=True, ...) with the same settings (the tests check it)."""
+    logits = tf.convert_to_tensor(logits, tf.float32)
+    filter_logits, _ = make_tf_sampler(tf.shape(logits)[1], *_sampler_args(temperature, top_k, top_p, banned_ids))
+    z, x = filter_logits(logits)
+    if temperature == 0:
+        return tf.one_hot(tf.argmax(x, axis=1), tf.shape(x)[1], dtype=tf.float64)
+    return tf.nn.softmax(z, axis=1)
+
+
+def tf_sample_next(logits, temperature, top_k=None, top_p=None, banned_ids=(), seed=(0, 0)):
+    """One id per row (int32 [B]) drawn from tf_sampling_distribution with the stateless key
+    `seed` (two integers): a pure function of its arguments. Greedy for temperature 0."""
+    logits = tf.convert_to_tensor(logits, tf.float32)
+    _, sample = make_tf_sampler(tf.shape(logits)[1], *_sampler_args(temperature, top_k, top_p, banned_ids))
+    return sample(logits, tf.constant(seed, tf.int64))
+
+
 # --- language models: per-step log-likelihood and stateful generation ------------------------
 
 
@@ -415,11 +505,12 @@ class LanguageModelShim(KerasShim):
 
     * `nll(inputs, targets)`: negative log-likelihood (nats) of every target unit, computed in
       the graph so the [batch, time, vocab] probabilities never reach NumPy;
-    * `feed(ids, states)` / `step(ids, states)`: stateful generation. Both are compiled
-      tf.functions that call the trained LSTM cells directly with explicit (h, c) states: the
-      prompt is fed once (a graph loop over its units) and every new unit then costs one LSTM
-      step for the whole batch of samples. States stay TensorFlow tensors between steps;
-      only the [batch, vocab] logits come back to NumPy for sampling.
+    * `feed(ids, states)` / `generate_block(logits, states, n_steps, ...)`: stateful
+      generation. Compiled graphs call the trained LSTM cells directly with explicit (h, c)
+      states: the prompt is fed once (a graph loop over its units), then `generate_block`
+      samples (in TensorFlow, `make_tf_sampler`) and steps the cells `n_steps` times for the
+      whole batch of samples in ONE call; only the sampled ids come back to NumPy. States and
+      logits stay TensorFlow tensors between blocks. `step(ids, states)` is a single LSTM step.
     """
 
     def __init__(self, build_network, *, depth: int, numpy_forward=None):
@@ -477,6 +568,60 @@ class LanguageModelShim(KerasShim):
             self._compiled["step_concrete"] = step
         logits, states = step(tf.convert_to_tensor(numpy.asarray(ids, dtype="int32")), states)
         return logits.numpy(), states
+
+    def generate_block(self, logits, states, n_steps: int, *, temperature: float, top_k: Optional[int],
+                       top_p: Optional[float], seed: int, start: int, banned_ids=(0, 1)):
+        """Sample `n_steps` units for every row in ONE compiled graph call (a loop of: sample
+        from the logits in TensorFlow, then one LSTM step with the sampled ids).
+
+        logits: [batch, vocab] next-unit logits (from `feed` or the previous block); states:
+        from `feed` / the previous block. seed: int64 key; the unit at position `start + i`
+        (counted from the first generated unit) is drawn with the stateless key (seed,
+        start + i), so the same seed gives the same units whatever the block sizes.
+        Returns (ids [batch, n_steps] int32 NumPy, logits after the last id, new states).
+        """
+        if not tensorflow_usable():
+            raise RuntimeError(
+                "Text generation cannot run in a process forked after TensorFlow started; "
+                "generate in the main process."
+            )
+        if int(n_steps) < 1:
+            raise ValueError(f"generate_block() needs n_steps >= 1, got {n_steps!r}.")
+        fn = self._compiled.get("generate_block_concrete")
+        if fn is None:  # one concrete function for all settings: nothing here ever retraces
+            vocab = self.network.get_layer("logits").units
+            state_spec = tf.nest.map_structure(lambda s: tf.TensorSpec([None, s.shape[1]], tf.float32), states)
+            fn = tf.function(self._generate_block).get_concrete_function(
+                tf.TensorSpec([None, vocab], tf.float32), state_spec, tf.TensorSpec([], tf.int32),
+                tf.TensorSpec([], tf.float64), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float64),
+                tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int64),
+            )
+            self._compiled["generate_block_concrete"] = fn
+        ids, logits, states = fn(
+            tf.convert_to_tensor(logits, tf.float32), states, tf.constant(n_steps, tf.int32),
+            *_sampler_args(temperature, top_k, top_p, banned_ids),
+            tf.constant(int(seed), tf.int64), tf.constant(int(start), tf.int64),
+        )
+        return ids.numpy(), logits, states
+
+    GENERATE_UNROLL = 4  # (sample, LSTM step) pairs per graph-loop iteration: less loop overhead
+
+    def _generate_block(self, logits, states, n_steps, temperature, top_k, top_p, banned_ids, seed, start):
+        _, sample = make_tf_sampler(tf.shape(logits)[1], temperature, top_k, top_p, banned_ids)
+        out = tf.TensorArray(tf.int32, size=n_steps)
+
+        def one_step(i, logits, states, out):
+            ids = sample(logits, tf.stack([seed, start + tf.cast(i, tf.int64)]))
+            logits, states = self._cell_step(ids, states)
+            return logits, states, out.write(i, ids)
+
+        unroll = self.GENERATE_UNROLL
+        for j in tf.range(n_steps // unroll):
+            for u in range(unroll):
+                logits, states, out = one_step(j * unroll + u, logits, states, out)
+        for i in tf.range(n_steps - n_steps % unroll, n_steps):
+            logits, states, out = one_step(i, logits, states, out)
+        return tf.transpose(out.stack()), logits, states
 
     def _cell_step(self, ids, states):
         network = self.network

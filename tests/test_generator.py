@@ -49,7 +49,8 @@ def run_spacy(*args, timeout=240):
 
 def test_learns_repetitive_text_greedy_reproduces_it(trained):
     nlp, gen = trained
-    out = gen.generate("the ", max_length=40, temperature=0)
+    # "the " alone is ambiguous (cat / mat): greedy may pick either, depending on training
+    out = gen.generate("mat. the ", max_length=40, temperature=0)
     assert out == ["cat sat on the mat. the cat sat on the m"]
     assert gen.generate("on the", max_length=8, temperature=0, n=3) == [" mat. th"] * 3
 
@@ -72,8 +73,8 @@ def test_top_k_one_is_greedy(trained):
 
 def test_stop_strings(trained):
     _, gen = trained
-    assert gen.generate("the ", max_length=100, temperature=0, stop=".") == ["cat sat on the mat"]
-    assert gen.generate("the ", max_length=100, temperature=0, stop=["zz", "on t"]) == ["cat sat "]
+    assert gen.generate("mat. the ", max_length=100, temperature=0, stop=".") == ["cat sat on the mat"]
+    assert gen.generate("mat. the ", max_length=100, temperature=0, stop=["zz", "on t"]) == ["cat sat "]
     # a stop string that never occurs: full length; max_length 0: empty
     assert len(gen.generate("the ", max_length=50, temperature=0, stop="xyz")[0]) == 50
     assert gen.generate("the ", max_length=0, n=2) == ["", ""]
@@ -90,6 +91,45 @@ def test_stream_equals_batch(trained):
         (text,) = gen.generate("the ", n=1, **kwargs)
         assert "".join(pieces) == text
         assert len(pieces) >= len(text) - 4  # streamed unit by unit (stop prefixes held back)
+
+
+def test_block_sizes_do_not_change_the_text(trained, monkeypatch):
+    from spacy_lstm import generation
+
+    _, gen = trained
+    kwargs = dict(n=3, max_length=150, temperature=1.5, top_k=20, top_p=0.95, seed=9)
+    texts = gen.generate("the ", **kwargs)  # blocks of 16 + 128 + 6 units
+    assert all(len(t) == 150 for t in texts)
+    # a shorter max_length gives a prefix: unit i is drawn with the key (seed, i)
+    short = gen.generate("the ", **dict(kwargs, max_length=20))
+    assert short == [t[:20] for t in texts]
+    monkeypatch.setattr(generation, "FIRST_BLOCK", 3)
+    monkeypatch.setattr(generation, "BLOCK", 7)
+    assert gen.generate("the ", **kwargs) == texts
+    stopped = gen.generate("the ", **dict(kwargs, stop=["at"]))
+    assert stopped == [t[: t.index("at")] if "at" in t else t for t in texts]
+    pieces = list(gen.generate_stream("the ", max_length=150, temperature=1.5, seed=9))
+    monkeypatch.undo()
+    assert "".join(pieces) == gen.generate("the ", max_length=150, temperature=1.5, seed=9)[0]
+
+
+def test_generate_block_settings_are_tensors(trained):
+    _, gen = trained
+    shim = gen.model.shims[0]
+    logits, states = shim.feed(gen.prompt_ids("the ")[None].repeat(2, axis=0))
+    settings = dict(temperature=1.0, top_k=None, top_p=None, seed=5, banned_ids=(0, 1))
+    whole, _, _ = shim.generate_block(logits, states, 30, start=0, **settings)
+    first, logits2, states2 = shim.generate_block(logits, states, 7, start=0, **settings)
+    rest, _, _ = shim.generate_block(logits2, states2, 23, start=7, **settings)
+    assert whole.shape == (2, 30) and whole.dtype == numpy.int32
+    numpy.testing.assert_array_equal(numpy.concatenate([first, rest], axis=1), whole)
+    assert not numpy.isin(whole, [0, 1]).any()
+    fn = shim._compiled["generate_block_concrete"]
+    for temperature, top_k, top_p in ((0.0, None, None), (0.5, 3, 0.9), (2.0, 1, None)):
+        ids, _, _ = shim.generate_block(logits[:1], tuple((h[:1], c[:1]) for h, c in states), 5, start=0,
+                                        **dict(settings, temperature=temperature, top_k=top_k, top_p=top_p))
+        assert ids.shape == (1, 5)
+    assert shim._compiled["generate_block_concrete"] is fn  # one graph for every setting
 
 
 def test_unseen_prompt_units_and_empty_prompt(trained):

@@ -245,3 +245,56 @@ def test_sample_next_validates_too(name, value):
     kwargs = dict({"temperature": 1.0}, **{name: value})
     with pytest.raises(ValueError, match=name):
         sample_next(np.array([[0.5, 0.5]]), rng=np.random.default_rng(0), **kwargs)
+
+
+# --- the TensorFlow twin used for generation (spacy_lstm.keras_bridge) ------------------------
+
+
+@pytest.mark.parametrize(
+    "temperature,top_k,top_p",
+    [
+        (1.0, None, None),
+        (0.7, None, None),
+        (3.0, None, None),
+        (1.0, 5, None),
+        (0.5, 1, None),
+        (1.0, None, 0.9),
+        (1.3, None, 0.5),
+        (0.8, 10, 0.8),
+        (2.0, 3, 0.99),
+        (1.0, None, 1e-9),
+        (1.0, 100, 1.0),
+        (0, None, None),
+        (0, 4, 0.5),
+    ],
+)
+def test_tf_distribution_matches_numpy(temperature, top_k, top_p):
+    keras_bridge = pytest.importorskip("spacy_lstm.keras_bridge")
+    rng = np.random.default_rng(11)
+    logits = (rng.normal(size=(24, 60)) * 3).astype(np.float32)
+    logits[0, 5] = -np.inf  # an id the model rules out
+    banned = (0, 1)
+    expected = sampling_distribution(
+        logits, temperature=temperature, top_k=top_k, top_p=top_p, banned_ids=banned, is_logits=True
+    )
+    got = keras_bridge.tf_sampling_distribution(logits, temperature, top_k, top_p, banned).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    assert (got[:, list(banned)] == 0).all()
+
+
+def test_tf_sampler_draws_from_filtered_distribution_reproducibly():
+    keras_bridge = pytest.importorskip("spacy_lstm.keras_bridge")
+    with np.errstate(divide="ignore"):  # id 0 has probability 0: logit -inf
+        logits = np.log(np.array([[0.0, 0.1, 0.4, 0.3, 0.15, 0.05]] * 4000, dtype=np.float32))
+
+    def draw(seed, top_k=None, top_p=None, temperature=1.0):
+        return keras_bridge.tf_sample_next(logits, temperature, top_k, top_p, banned_ids=[1], seed=[seed, 0]).numpy()
+
+    ids = draw(3)
+    np.testing.assert_array_equal(ids, draw(3))
+    assert (ids != draw(4)).any()
+    freqs = np.bincount(ids, minlength=6) / len(ids)
+    np.testing.assert_allclose(freqs, [0, 0, 0.4 / 0.9, 0.3 / 0.9, 0.15 / 0.9, 0.05 / 0.9], atol=0.03)
+    assert set(draw(5, top_k=2).tolist()) == {2, 3}
+    assert set(draw(6, top_p=0.6).tolist()) == {2, 3}  # 0.4/0.9 < 0.6 <= 0.7/0.9
+    assert set(draw(7, temperature=0.0).tolist()) == {2}
