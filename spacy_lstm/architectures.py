@@ -6,7 +6,7 @@ through the bridge. Registered names are versioned; published versions stay regi
 """
 import weakref
 from functools import partial
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -16,7 +16,17 @@ from thinc.model import deserialize_attr, serialize_attr
 from thinc.types import Floats2d
 
 from . import numpy_runtime
-from .featurize import PAD_TOKEN, TRUNCATIONS, UNK_TOKEN, TokenTable, attr_id, docs_to_ids, length_buckets, pad
+from .featurize import (
+    PAD_TOKEN,
+    TRUNCATIONS,
+    UNK_TOKEN,
+    TokenTable,
+    attr_id,
+    docs_to_ids,
+    docs_to_ngrams,
+    length_buckets,
+    pad,
+)
 from .errors import NotInitializedError
 
 if TYPE_CHECKING:
@@ -56,6 +66,8 @@ def build_lstm_textcat(
     pooling: str = "max_mean",
     attention_width: int = 64,
     hidden_width: int = 0,
+    bow_ngram_size: int = 0,
+    bow_length: int = 262144,
     batch_size: int = 256,
     nO: Optional[int] = None,
 ) -> Model[List[Doc], Floats2d]:
@@ -67,6 +79,8 @@ def build_lstm_textcat(
     static_vectors: initialise the Embedding from nlp.vocab.vectors (its width wins over
         embedding_dim); freeze_vectors keeps them fixed during training.
     pooling: "last", "max", "mean", "max_mean" or "attention".
+    bow_ngram_size: 0 = off; n > 0 adds a linear bag of 1..n-grams (hashed into bow_length
+        buckets, as spaCy's TextCatBOW) whose per-label weights are summed into the logits.
     batch_size: rows per length bucket at prediction time.
     """
     from .keras_bridge import KerasShim  # imports TensorFlow: only when a model is built
@@ -84,6 +98,8 @@ def build_lstm_textcat(
         ("lstm_depth", lstm_depth, 1),
         ("attention_width", attention_width, 1),
         ("hidden_width", hidden_width, 0),
+        ("bow_ngram_size", bow_ngram_size, 0),
+        ("bow_length", bow_length, 2),
         ("batch_size", batch_size, 1),
     ):
         if not isinstance(value, int) or value < low:
@@ -110,6 +126,8 @@ def build_lstm_textcat(
         pooling=pooling,
         attention_width=attention_width,
         hidden_width=hidden_width,
+        bow_ngram_size=bow_ngram_size,
+        bow_length=bow_length,
         batch_size=batch_size,
     )
     model: Model[List[Doc], Floats2d] = Model(
@@ -156,6 +174,7 @@ def _build_textcat_network(model: Model):
         attention_width=cfg["attention_width"],
         hidden_width=cfg["hidden_width"],
         trainable_embedding=not (cfg["static_vectors"] and cfg["freeze_vectors"]),
+        bow_length=cfg["bow_length"] if cfg["bow_ngram_size"] else 0,
     )
 
 
@@ -217,18 +236,17 @@ def textcat_forward(model: Model, docs: List[Doc], is_train: bool):
             "The lstm_textcat model has not been initialized: train it with `spacy train`, "
             "call nlp.initialize(get_examples) before use, or load a trained pipeline."
         )
-    cfg = model.attrs["cfg"]
     shim = get_shim(model)
-    seqs = docs_to_ids(docs, model.attrs["token_table"], cfg["attr"], cfg["max_length"], cfg["truncation"])
+    features = textcat_features(model, docs)
     scores = numpy.zeros((len(docs), model.get_dim("nO")), dtype="float32")
     backprops = []
-    for idx in length_buckets([len(s) for s in seqs], cfg["batch_size"]):
-        ids = pad([seqs[i] for i in idx])
+    for idx in length_buckets([len(s) for s in features[0]], model.attrs["cfg"]["batch_size"]):
+        inputs = network_inputs(features, idx)
         if is_train:
-            scores[idx], bp = shim.begin_update(ids)
+            scores[idx], bp = shim.begin_update(inputs)
             backprops.append((idx, bp))
         else:
-            scores[idx] = shim.predict(ids)
+            scores[idx] = shim.predict(inputs)
 
     def backprop(d_scores):
         d_scores = model.ops.to_numpy(d_scores)
@@ -240,9 +258,26 @@ def textcat_forward(model: Model, docs: List[Doc], is_train: bool):
 
 
 def textcat_ids(model: Model, docs: List[Doc]) -> List[numpy.ndarray]:
-    """The id sequences the network sees for these docs (after truncation)."""
+    """The token id sequences the network sees for these docs (after truncation)."""
     cfg = model.attrs["cfg"]
     return docs_to_ids(docs, model.attrs["token_table"], cfg["attr"], cfg["max_length"], cfg["truncation"])
+
+
+def textcat_features(model: Model, docs: List[Doc]) -> Tuple[List[numpy.ndarray], ...]:
+    """Per-doc features: (token ids,) or, with the bag-of-n-grams path, (token ids, n-gram ids)."""
+    cfg = model.attrs["cfg"]
+    if not cfg["bow_ngram_size"]:
+        return (textcat_ids(model, docs),)
+    ngrams = docs_to_ngrams(
+        docs, cfg["attr"], cfg["max_length"], cfg["truncation"], cfg["bow_ngram_size"], cfg["bow_length"]
+    )
+    return textcat_ids(model, docs), ngrams
+
+
+def network_inputs(features: Tuple[List[numpy.ndarray], ...], idx: Sequence[int]):
+    """The padded network input for the docs at `idx`: one matrix, or a tuple of matrices."""
+    padded = tuple(pad([feature[i] for i in idx]) for feature in features)
+    return padded[0] if len(padded) == 1 else padded
 
 
 def resize_textcat_output(model: Model, new_nO: int) -> Model:
@@ -262,6 +297,11 @@ def resize_textcat_output(model: Model, new_nO: int) -> Model:
         [kernel, numpy.zeros((kernel.shape[0], new_nO - old_nO), dtype=kernel.dtype)], axis=1
     )
     weights["logits/bias"] = numpy.concatenate([bias, numpy.zeros(new_nO - old_nO, dtype=bias.dtype)])
+    if "bow_weights/embeddings" in weights:
+        bow = weights["bow_weights/embeddings"]
+        weights["bow_weights/embeddings"] = numpy.concatenate(
+            [bow, numpy.zeros((bow.shape[0], new_nO - old_nO), dtype=bow.dtype)], axis=1
+        )
     model.set_dim("nO", new_nO, force=True)
     shim.rebuild(partial(_build_textcat_network, model), weights)
     return model

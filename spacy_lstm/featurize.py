@@ -106,9 +106,38 @@ def docs_to_ids(
     return out
 
 
+_NGRAM_MIX = numpy.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: order-sensitive mixing
+
+
+def hashed_ngrams(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.ndarray:
+    """Bucket ids in [1, length) for every 1..ngram_size-gram of a doc's attribute hashes
+    (spaCy's hashes are stable across processes, so are these); 0 stays padding."""
+    hashes = hashes.astype("uint64")
+    grams = [hashes]
+    for n in range(2, ngram_size + 1):
+        if len(hashes) < n:
+            break
+        h = hashes[: len(hashes) - n + 1].copy()
+        for k in range(1, n):
+            h = h * _NGRAM_MIX ^ hashes[k : len(hashes) - n + 1 + k]
+        grams.append(h)
+    return (numpy.concatenate(grams) % numpy.uint64(length - 1) + numpy.uint64(1)).astype("int32")
+
+
+def docs_to_ngrams(
+    docs: Sequence[Doc], attr: str, max_length: int, truncation: str, ngram_size: int, length: int
+) -> List[numpy.ndarray]:
+    """Hashed n-gram bucket ids of the tokens that docs_to_ids keeps (same truncation)."""
+    aid = attr_id(attr)
+    return [
+        hashed_ngrams(truncate(doc.to_array(aid), max_length, truncation), ngram_size, length) for doc in docs
+    ]
+
+
 def pad(seqs: Sequence[numpy.ndarray]) -> numpy.ndarray:
-    """Right-pad id sequences with PAD_ID into a (batch, longest) int32 matrix."""
-    width = max(len(s) for s in seqs)
+    """Right-pad id sequences with PAD_ID into a (batch, longest) int32 matrix (at least one
+    column, so that a batch of empty sequences is still a valid network input)."""
+    width = max(1, max(len(s) for s in seqs))
     out = numpy.full((len(seqs), width), PAD_ID, dtype="int32")
     for i, seq in enumerate(seqs):
         out[i, : len(seq)] = seq

@@ -58,6 +58,11 @@ ACTIVATIONS = {"softmax": tf.nn.softmax, "sigmoid": tf.nn.sigmoid, "linear": tf.
 NUMPY_ACTIVATIONS = {"softmax": np_softmax, "sigmoid": np_sigmoid, "linear": lambda x: x}
 
 
+def as_tensors(inputs):
+    """A network input (one array, or a tuple of arrays for multi-input networks) as tensors."""
+    return tf.nest.map_structure(tf.convert_to_tensor, inputs)
+
+
 # --- fork safety ----------------------------------------------------------------------------
 
 _LIVE_SHIMS: "weakref.WeakSet[KerasShim]" = weakref.WeakSet()
@@ -239,7 +244,7 @@ class KerasShim(Shim):
     def predict(self, inputs: numpy.ndarray) -> numpy.ndarray:
         if not tensorflow_usable():
             return self._predict_numpy(inputs)
-        return self._compiled_fn("predict")(tf.convert_to_tensor(inputs)).numpy()
+        return self._compiled_fn("predict")(as_tensors(inputs)).numpy()
 
     def _predict_numpy(self, inputs: numpy.ndarray) -> numpy.ndarray:
         weights = self._snapshot if self._model is not None else self._weights
@@ -280,7 +285,7 @@ class KerasShim(Shim):
         """One compiled forward + backward + optimizer step; returns the loss."""
         self._sync_optimizer(optimizer)
         loss = self._compiled_fn("train_step")(
-            tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights)
+            as_tensors(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights)
         )
         self._version += 1
         return float(loss)
@@ -289,7 +294,7 @@ class KerasShim(Shim):
         """Compute the loss gradient and add it to the accumulators (for `finish_update`)."""
         self._ensure_accumulators()
         loss = self._compiled_fn("accumulate_loss")(
-            tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights)
+            as_tensors(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights)
         )
         self._has_accumulated = True
         return float(loss)
@@ -302,7 +307,7 @@ class KerasShim(Shim):
         def backprop(d_outputs):
             self._ensure_accumulators()
             self._compiled_fn("accumulate_vjp")(
-                tf.convert_to_tensor(inputs), tf.convert_to_tensor(numpy.asarray(d_outputs, dtype="float32"))
+                as_tensors(inputs), tf.convert_to_tensor(numpy.asarray(d_outputs, dtype="float32"))
             )
             self._has_accumulated = True
             return None
@@ -530,7 +535,7 @@ class LanguageModelShim(KerasShim):
             log_z = numpy.log(numpy.exp(logits).sum(axis=-1))
             picked = numpy.take_along_axis(logits, targets[..., None].astype("int64"), axis=-1)[..., 0]
             return (log_z - picked).astype("float32")
-        return self._compiled_fn("nll")(tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets)).numpy()
+        return self._compiled_fn("nll")(as_tensors(inputs), tf.convert_to_tensor(targets)).numpy()
 
     def _nll(self, inputs, targets):
         logits = self.network(inputs, training=False)

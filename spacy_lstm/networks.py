@@ -47,6 +47,22 @@ class MaskedMeanPooling(layers.Layer):
         return None
 
 
+class MaskedSumPooling(layers.Layer):
+    """Sum over the real (unmasked) time steps: a bag of n-grams' weights."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            inputs = inputs * ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        return ops.sum(inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
 class AttentionPooling(layers.Layer):
     """Additive attention (Bahdanau-style) over time: a learned weighted average of the
     LSTM states, so a long review is summarised by the passages that decide its label."""
@@ -112,8 +128,14 @@ def build_text_classifier(
     attention_width: int,
     hidden_width: int,
     trainable_embedding: bool = True,
+    bow_length: int = 0,
 ) -> "keras.Model":
-    """Embedding -> LSTM stack -> pooling -> (hidden Dense) -> logits."""
+    """Embedding -> LSTM stack -> pooling -> (hidden Dense) -> logits.
+
+    With bow_length > 0 the network is "wide and deep": a second input of hashed n-gram ids
+    adds a linear bag-of-n-grams score per label (spaCy's TextCatBOW, learned jointly) to the
+    LSTM's logits, so word-order-free evidence and the sequence model complement each other.
+    """
     if pooling not in POOLINGS:
         raise ValueError(f"Unknown pooling '{pooling}'. Choose one of: {', '.join(POOLINGS)}.")
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -148,7 +170,14 @@ def build_text_classifier(
         if dropout:
             x = layers.Dropout(dropout, name="hidden_dropout")(x)
     logits = layers.Dense(n_labels, name="logits")(x)
-    return keras.Model(token_ids, logits, name="lstm_textcat")
+    if not bow_length:
+        return keras.Model(token_ids, logits, name="lstm_textcat")
+    ngram_ids = keras.Input(shape=(None,), dtype="int32", name="ngram_ids")
+    bow = layers.Embedding(
+        bow_length, n_labels, mask_zero=True, embeddings_initializer="zeros", name="bow_weights"
+    )(ngram_ids)
+    logits = layers.Add(name="wide_and_deep")([logits, MaskedSumPooling(name="bow_sum")(bow)])
+    return keras.Model([token_ids, ngram_ids], logits, name="lstm_textcat")
 
 
 # --- language model (lstm_generator) ---------------------------------------------------------

@@ -75,8 +75,10 @@ def recurrent_stack(weights: Weights, x, mask, *, depth: int, bidirectional: boo
     return x, last
 
 
-def text_classifier(weights: Weights, token_ids: numpy.ndarray, cfg: dict) -> numpy.ndarray:
-    """Logits of networks.build_text_classifier for right-padded ids (0 = padding)."""
+def text_classifier(weights: Weights, inputs, cfg: dict) -> numpy.ndarray:
+    """Logits of networks.build_text_classifier for right-padded ids (0 = padding): `inputs`
+    is the token id matrix, or (token ids, n-gram ids) for the wide-and-deep network."""
+    token_ids, ngram_ids = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
     mask = token_ids != 0
     x = weights["embedding/embeddings"][token_ids]
     seq, last = recurrent_stack(weights, x, mask, depth=cfg["lstm_depth"], bidirectional=cfg["bidirectional"])
@@ -98,7 +100,11 @@ def text_classifier(weights: Weights, token_ids: numpy.ndarray, cfg: dict) -> nu
         pooled = numpy.concatenate(parts, axis=-1)
     if cfg["hidden_width"]:
         pooled = numpy.maximum(pooled @ weights["hidden/kernel"] + weights["hidden/bias"], 0.0)
-    return pooled @ weights["logits/kernel"] + weights["logits/bias"]
+    logits = pooled @ weights["logits/kernel"] + weights["logits/bias"]
+    if ngram_ids is not None:
+        bow = weights["bow_weights/embeddings"][ngram_ids] * (ngram_ids != 0)[:, :, None]
+        logits = logits + bow.sum(axis=1)
+    return logits
 
 
 def language_model(weights: Weights, unit_ids: numpy.ndarray, depth: int) -> numpy.ndarray:

@@ -309,6 +309,46 @@ def test_numpy_runtime_matches_keras():
             numpy.testing.assert_allclose(got, expected, atol=1e-5, err_msg=f"{pooling} bi={bidirectional}")
 
 
+def test_wide_and_deep_bag_of_ngrams(tmp_path):
+    """bow_ngram_size adds TextCatBOW-style n-gram weights to the LSTM logits: it trains, its
+    NumPy twin agrees with Keras (forked workers), and it survives save/load and add_label."""
+    from spacy_lstm import numpy_runtime
+    from spacy_lstm.architectures import network_inputs, textcat_features
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_textcat", config={"model": {**TINY, "bow_ngram_size": 2, "bow_length": 5000}})
+    data = review_texts(24)
+    train(nlp, exclusive_examples(nlp, data), steps=20)
+    assert [max(nlp(t).cats.items(), key=lambda kv: kv[1])[0] for t, _ in data] == [y for _, y in data]
+    model = nlp.get_pipe("lstm_textcat").model
+    shim = get_shim(model)
+    weights = shim.get_weights()
+    assert weights["bow_weights/embeddings"].shape == (5000, 2)
+    assert numpy.abs(weights["bow_weights/embeddings"]).sum() > 0  # the wide part learned too
+    features = textcat_features(model, [nlp.make_doc(t) for t, _ in data] + [nlp.make_doc("")])
+    inputs = network_inputs(features, range(len(data) + 1))
+    logits = numpy_runtime.text_classifier(weights, inputs, model.attrs["cfg"])
+    probs = numpy.exp(logits) / numpy.exp(logits).sum(axis=1, keepdims=True)
+    numpy.testing.assert_allclose(probs, shim.predict(inputs), atol=1e-5)
+    nlp.to_disk(tmp_path / "model")
+    texts = [t for t, _ in data]
+    assert [spacy.load(tmp_path / "model")(t).cats for t in texts] == [nlp(t).cats for t in texts]
+    nlp.get_pipe("lstm_textcat").add_label("neutral")
+    assert set(nlp(texts[0]).cats) == {"pos", "neg", "neutral"}
+
+
+def test_hashed_ngrams_are_order_sensitive_and_in_range():
+    from spacy_lstm.featurize import hashed_ngrams
+
+    hashes = numpy.asarray([11, 22, 33], dtype="uint64")
+    ids = hashed_ngrams(hashes, 2, 100)
+    assert len(ids) == 3 + 2 and ids.min() >= 1 and ids.max() < 100
+    reversed_ids = hashed_ngrams(hashes[::-1].copy(), 2, 100)
+    assert sorted(ids[:3]) == sorted(reversed_ids[:3])  # same unigrams
+    assert list(ids[3:]) != list(reversed_ids[3:][::-1])  # different bigrams
+    assert hashed_ngrams(hashes[:0], 2, 100).size == 0
+
+
 def test_static_vectors_initialise_the_embedding():
     nlp = spacy.blank("en")
     vectors = {"great": numpy.full(8, 0.5, "f"), "awful": numpy.full(8, -0.5, "f")}

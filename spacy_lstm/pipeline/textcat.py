@@ -18,9 +18,8 @@ from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from thinc.api import Config, Model, Optimizer
 
-from ..architectures import get_shim, is_initialized, textcat_ids
+from ..architectures import get_shim, is_initialized, network_inputs, textcat_features
 from .base import KerasComponentMixin, loss_recorder
-from ..featurize import pad
 
 MODEL_CONFIG = """
 [model]
@@ -42,6 +41,8 @@ recurrent_dropout = 0.0
 pooling = "max_mean"
 attention_width = 64
 hidden_width = 0
+bow_ngram_size = 0
+bow_length = 262144
 batch_size = 256
 nO = null
 """
@@ -135,10 +136,11 @@ class LSTMTextCatMixin(KerasComponentMixin):
         self._validate_categories(examples)
         self._check_known_labels(examples)
         truths, not_missing = self._examples_to_truth(examples)
-        ids = pad(textcat_ids(self.model, [eg.predicted for eg in examples]))
+        features = textcat_features(self.model, [eg.predicted for eg in examples])
+        inputs = network_inputs(features, range(len(examples)))
         truths = numpy.asarray(truths, dtype="float32")
         not_missing = numpy.asarray(not_missing, dtype="float32")
-        get_shim(self.model).update(ids, truths, not_missing, sgd, on_loss=loss_recorder(losses, self.name))
+        get_shim(self.model).update(inputs, truths, not_missing, sgd, on_loss=loss_recorder(losses, self.name))
         return losses
 
     def get_loss(self, examples: Iterable[Example], scores):
