@@ -26,7 +26,7 @@ from spacy_lstm.networks import build_text_classifier
 
 ARCH = dict(
     max_vocab=20000, embedding_dim=128, lstm_width=128, lstm_depth=1, bidirectional=False,
-    pooling="last", dropout=0.0, hidden_width=0, max_length=256, truncation="head",
+    pooling="last", dropout=0.0, hidden_width=0, max_length=256, truncation="head", bow_ngram_size=0,
 )
 
 

@@ -66,8 +66,9 @@ def build_lstm_textcat(
     pooling: str = "max_mean",
     attention_width: int = 64,
     hidden_width: int = 0,
-    bow_ngram_size: int = 0,
+    bow_ngram_size: int = 2,
     bow_length: int = 262144,
+    bow_max_length: int = 5000,
     batch_size: int = 256,
     nO: Optional[int] = None,
 ) -> Model[List[Doc], Floats2d]:
@@ -81,6 +82,7 @@ def build_lstm_textcat(
     pooling: "last", "max", "mean", "max_mean" or "attention".
     bow_ngram_size: 0 = off; n > 0 adds a linear bag of 1..n-grams (hashed into bow_length
         buckets, as spaCy's TextCatBOW) whose per-label weights are summed into the logits.
+        It is cheap, so it reads up to bow_max_length tokens (0 = all), more than max_length.
     batch_size: rows per length bucket at prediction time.
     """
     from .keras_bridge import KerasShim  # imports TensorFlow: only when a model is built
@@ -100,6 +102,7 @@ def build_lstm_textcat(
         ("hidden_width", hidden_width, 0),
         ("bow_ngram_size", bow_ngram_size, 0),
         ("bow_length", bow_length, 2),
+        ("bow_max_length", bow_max_length, 0),
         ("batch_size", batch_size, 1),
     ):
         if not isinstance(value, int) or value < low:
@@ -128,6 +131,7 @@ def build_lstm_textcat(
         hidden_width=hidden_width,
         bow_ngram_size=bow_ngram_size,
         bow_length=bow_length,
+        bow_max_length=bow_max_length,
         batch_size=batch_size,
     )
     model: Model[List[Doc], Floats2d] = Model(
@@ -269,7 +273,7 @@ def textcat_features(model: Model, docs: List[Doc]) -> Tuple[List[numpy.ndarray]
     if not cfg["bow_ngram_size"]:
         return (textcat_ids(model, docs),)
     ngrams = docs_to_ngrams(
-        docs, cfg["attr"], cfg["max_length"], cfg["truncation"], cfg["bow_ngram_size"], cfg["bow_length"]
+        docs, cfg["attr"], cfg["bow_max_length"], cfg["truncation"], cfg["bow_ngram_size"], cfg["bow_length"]
     )
     return textcat_ids(model, docs), ngrams
 

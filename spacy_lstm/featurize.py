@@ -127,7 +127,7 @@ def hashed_ngrams(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.
 def docs_to_ngrams(
     docs: Sequence[Doc], attr: str, max_length: int, truncation: str, ngram_size: int, length: int
 ) -> List[numpy.ndarray]:
-    """Hashed n-gram bucket ids of the tokens that docs_to_ids keeps (same truncation)."""
+    """Hashed n-gram bucket ids of each doc's first/last `max_length` tokens (0 = all)."""
     aid = attr_id(attr)
     return [
         hashed_ngrams(truncate(doc.to_array(aid), max_length, truncation), ngram_size, length) for doc in docs

@@ -41,8 +41,9 @@ recurrent_dropout = 0.0
 pooling = "max_mean"
 attention_width = 64
 hidden_width = 0
-bow_ngram_size = 0
+bow_ngram_size = 2
 bow_length = 262144
+bow_max_length = 5000
 batch_size = 256
 nO = null
 """
