@@ -33,6 +33,22 @@ if TYPE_CHECKING:
     from .keras_bridge import KerasShim
 
 
+class ArchitectureSettings(dict):
+    """An architecture's settings. They come from the config every time a pipeline is built,
+    so they are not saved beside the weights: thinc would otherwise restore a stale copy over
+    the config's values (and an older file would lack newer settings)."""
+
+
+@serialize_attr.register(ArchitectureSettings)
+def _serialize_settings(_, value: ArchitectureSettings, name: str, model: Model) -> bytes:
+    return b""
+
+
+@deserialize_attr.register(ArchitectureSettings)
+def _deserialize_settings(current: ArchitectureSettings, value: bytes, name: str, model: Model):
+    return current
+
+
 @serialize_attr.register(TokenTable)
 def _serialize_token_table(_, value: TokenTable, name: str, model: Model) -> bytes:
     import srsly
@@ -111,7 +127,7 @@ def build_lstm_textcat(
         if not 0.0 <= value < 1.0:
             raise ValueError(f"{name} must be in [0, 1), got {value!r}.")
 
-    cfg = dict(
+    cfg = ArchitectureSettings(
         exclusive_classes=exclusive_classes,
         attr=attr,
         max_vocab=max_vocab,
@@ -352,7 +368,7 @@ def build_lstm_generator(
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
-    cfg = dict(
+    cfg = ArchitectureSettings(
         level=level,
         max_vocab=max_vocab,
         min_freq=min_freq,

@@ -423,3 +423,17 @@ def test_bad_architecture_settings():
         nlp.add_pipe("lstm_textcat", config={"model": {"pooling": "median"}})
     with pytest.raises(ValueError, match="Unknown token attribute .COLOUR."):
         nlp.add_pipe("lstm_textcat", name="t2", config={"model": {"attr": "COLOUR"}})
+
+
+def test_settings_come_from_the_config_not_the_weights_file(trained, tmp_path):
+    """A prediction-time setting edited in the saved config applies on load (the weights file
+    carries no stale copy of the architecture settings)."""
+    nlp, texts = trained
+    nlp.to_disk(tmp_path / "model")
+    config = (tmp_path / "model" / "config.cfg").read_text()
+    assert "batch_size = 256" in config
+    (tmp_path / "model" / "config.cfg").write_text(config.replace("batch_size = 256", "batch_size = 3"))
+    loaded = spacy.load(tmp_path / "model")
+    assert loaded.get_pipe("lstm_textcat").model.attrs["cfg"]["batch_size"] == 3
+    for a, b in zip([d.cats for d in loaded.pipe(texts)], [nlp(t).cats for t in texts]):
+        assert a == pytest.approx(b, abs=1e-5)
