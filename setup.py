@@ -18,6 +18,9 @@ ENTRY_POINTS = {
     "spacy_readers": [
         "spacy_lstm.PlainTextCorpus.v1 = spacy_lstm.readers:create_plain_text_reader",
     ],
+    "spacy_misc": [
+        "spacy_lstm.truncated_length.v1 = spacy_lstm.batching:make_truncated_length",
+    ],
     "spacy_scorers": [
         "spacy_lstm.language_model_scorer.v1 = spacy_lstm.pipeline.generator:make_language_model_scorer",
     ],
