@@ -47,6 +47,7 @@ setup(
         "numpy>=1.23",
         "srsly>=2.4",
         "tqdm>=4.60",
+        "threadpoolctl>=3.0",
     ],
     extras_require={
         "ray": ["ray[data]>=2.9"],

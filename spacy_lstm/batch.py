@@ -696,7 +696,7 @@ def classify(
     id_field: Optional[str] = "id",
     keep_fields: Sequence[str] = (),
     input_format: str = "auto",
-    batch_size: int = 256,
+    batch_size: int = 1000,
     n_process: int = 1,
     resume: bool = False,
     overwrite: bool = False,

@@ -70,7 +70,7 @@ def _parse_files(row: Dict[str, Any], sources: Dict[str, List[Any]], reader_cfg:
 class PipelineActor:
     """Callable class for ``map_batches``: loads the pipeline once per actor."""
 
-    def __init__(self, model: str, batch_size: int = 256):
+    def __init__(self, model: str, batch_size: int = 1000):
         import spacy
 
         self.nlp = spacy.load(model)
@@ -102,7 +102,7 @@ def classify_ray(
     id_field: Optional[str] = "id",
     keep_fields: Sequence[str] = (),
     input_format: str = "auto",
-    batch_size: int = 256,
+    batch_size: int = 1000,
     resume: bool = False,
     overwrite: bool = False,
     quiet: bool = True,

@@ -23,7 +23,10 @@ from .batch import (
     classify,
 )
 
-DEFAULT_BATCH_SIZE = 256
+# lstm_textcat sorts each nlp.pipe batch into length buckets: 1,000 documents bucket tighter
+# than 256 (3,247 vs 2,419 docs/s on MR-like reviews, 2 cores). One process: TensorFlow
+# already uses every core, and forked workers run the slower NumPy runtime.
+DEFAULT_BATCH_SIZE = 1000
 DEFAULT_N_PROCESS = 1
 
 inputs_help = """Input files, glob patterns or folders. JSONL (.jsonl/.ndjson), CSV (.csv,

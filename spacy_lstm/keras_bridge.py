@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy
 import srsly
+from threadpoolctl import threadpool_limits
 from thinc.api import Optimizer
 from thinc.shims import Shim
 
@@ -75,8 +76,12 @@ def _snapshot_before_fork() -> None:
 
 
 def _mark_forked_child() -> None:
+    """In a forked worker, TensorFlow is off limits, and the NumPy runtime gets one BLAS
+    thread: spaCy runs one worker per core, and BLAS threads spinning against each other
+    made n_process=2 five times slower (302 vs 1,427 docs/s on 2 cores)."""
     global _TF_UNUSABLE
     _TF_UNUSABLE = True
+    threadpool_limits(limits=1, user_api="blas")
 
 
 os.register_at_fork(before=_snapshot_before_fork, after_in_child=_mark_forked_child)
