@@ -38,7 +38,7 @@ setup(
     long_description=open("README.md", encoding="utf8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["spacy_lstm", "spacy_lstm.*"]),
-    python_requires=">=3.9",
+    python_requires=">=3.10",
     install_requires=[
         "spacy>=3.8.0,<3.9.0",
         "thinc>=8.3.0,<8.4.0",
