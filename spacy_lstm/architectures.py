@@ -22,8 +22,10 @@ from .featurize import (
     UNK_TOKEN,
     TokenTable,
     attr_id,
+    doc_hashes,
     docs_to_ids,
-    docs_to_ngrams,
+    hashes_to_ids,
+    hashes_to_ngrams,
     length_buckets,
     pad,
 )
@@ -284,14 +286,17 @@ def textcat_ids(model: Model, docs: List[Doc]) -> List[numpy.ndarray]:
 
 
 def textcat_features(model: Model, docs: List[Doc]) -> Tuple[List[numpy.ndarray], ...]:
-    """Per-doc features: (token ids,) or, with the bag-of-n-grams path, (token ids, n-gram ids)."""
+    """Per-doc features: (token ids,) or, with the bag-of-n-grams path, (token ids, n-gram ids).
+    Each doc's attribute array is read once for both."""
     cfg = model.attrs["cfg"]
+    hashes = doc_hashes(docs, cfg["attr"])
+    ids = hashes_to_ids(hashes, model.attrs["token_table"], cfg["max_length"], cfg["truncation"])
     if not cfg["bow_ngram_size"]:
-        return (textcat_ids(model, docs),)
-    ngrams = docs_to_ngrams(
-        docs, cfg["attr"], cfg["bow_max_length"], cfg["truncation"], cfg["bow_ngram_size"], cfg["bow_length"]
+        return (ids,)
+    ngrams = hashes_to_ngrams(
+        hashes, cfg["bow_max_length"], cfg["truncation"], cfg["bow_ngram_size"], cfg["bow_length"]
     )
-    return textcat_ids(model, docs), ngrams
+    return ids, ngrams
 
 
 def network_inputs(features: Tuple[List[numpy.ndarray], ...], idx: Sequence[int]):

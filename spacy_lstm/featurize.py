@@ -93,17 +93,28 @@ def truncate(ids: numpy.ndarray, max_length: int, truncation: str) -> numpy.ndar
     return numpy.concatenate([ids[:head], ids[len(ids) - (max_length - head):]])
 
 
-def docs_to_ids(
-    docs: Sequence[Doc], table: TokenTable, attr: str, max_length: int, truncation: str
+def doc_hashes(docs: Sequence[Doc], attr: str) -> List[numpy.ndarray]:
+    """The attribute hashes (uint64) of every doc's tokens: read once, used by both paths."""
+    aid = attr_id(attr)
+    return [doc.to_array(aid) for doc in docs]
+
+
+def hashes_to_ids(
+    hashes: Sequence[numpy.ndarray], table: TokenTable, max_length: int, truncation: str
 ) -> List[numpy.ndarray]:
     """One int32 id array per doc. An empty doc becomes a single UNK id so that every
     sequence has a real step (a fully masked row has no defined LSTM output)."""
-    aid = attr_id(attr)
-    out = []
-    for doc in docs:
-        ids = table.lookup(doc.to_array(aid)) if len(doc) else numpy.asarray([UNK_ID], dtype="int32")
-        out.append(truncate(ids, max_length, truncation))
-    return out
+    return [
+        truncate(table.lookup(h), max_length, truncation) if len(h) else numpy.asarray([UNK_ID], dtype="int32")
+        for h in hashes
+    ]
+
+
+def docs_to_ids(
+    docs: Sequence[Doc], table: TokenTable, attr: str, max_length: int, truncation: str
+) -> List[numpy.ndarray]:
+    """Token ids per doc, as the LSTM sees them (see hashes_to_ids)."""
+    return hashes_to_ids(doc_hashes(docs, attr), table, max_length, truncation)
 
 
 _NGRAM_MIX = numpy.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: order-sensitive mixing
@@ -124,14 +135,11 @@ def hashed_ngrams(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.
     return (numpy.concatenate(grams) % numpy.uint64(length - 1) + numpy.uint64(1)).astype("int32")
 
 
-def docs_to_ngrams(
-    docs: Sequence[Doc], attr: str, max_length: int, truncation: str, ngram_size: int, length: int
+def hashes_to_ngrams(
+    hashes: Sequence[numpy.ndarray], max_length: int, truncation: str, ngram_size: int, length: int
 ) -> List[numpy.ndarray]:
     """Hashed n-gram bucket ids of each doc's first/last `max_length` tokens (0 = all)."""
-    aid = attr_id(attr)
-    return [
-        hashed_ngrams(truncate(doc.to_array(aid), max_length, truncation), ngram_size, length) for doc in docs
-    ]
+    return [hashed_ngrams(truncate(h, max_length, truncation), ngram_size, length) for h in hashes]
 
 
 def pad(seqs: Sequence[numpy.ndarray]) -> numpy.ndarray:
