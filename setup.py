@@ -7,22 +7,22 @@ from setuptools import find_packages, setup
 
 ENTRY_POINTS = {
     "spacy_factories": [
-        "lstm_textcat = spacy_lstm.pipeline.textcat:make_lstm_textcat",
-        "lstm_textcat_multilabel = spacy_lstm.pipeline.textcat:make_lstm_textcat_multilabel",
-        "lstm_generator = spacy_lstm.pipeline.generator:make_lstm_generator",
+        "lstm_textcat = spacy_lstm.textcat.component:make_lstm_textcat",
+        "lstm_textcat_multilabel = spacy_lstm.textcat.component:make_lstm_textcat_multilabel",
+        "lstm_generator = spacy_lstm.generator.component:make_lstm_generator",
     ],
     "spacy_architectures": [
-        "spacy_lstm.LSTMTextCat.v1 = spacy_lstm.architectures:build_lstm_textcat",
-        "spacy_lstm.LSTMGenerator.v1 = spacy_lstm.architectures:build_lstm_generator",
+        "spacy_lstm.LSTMTextCat.v1 = spacy_lstm.textcat.architecture:build_lstm_textcat",
+        "spacy_lstm.LSTMGenerator.v1 = spacy_lstm.generator.architecture:build_lstm_generator",
     ],
     "spacy_readers": [
-        "spacy_lstm.PlainTextCorpus.v1 = spacy_lstm.readers:create_plain_text_reader",
+        "spacy_lstm.PlainTextCorpus.v1 = spacy_lstm.generator.reader:PlainTextCorpus",
     ],
     "spacy_misc": [
-        "spacy_lstm.truncated_length.v1 = spacy_lstm.batching:make_truncated_length",
+        "spacy_lstm.truncated_length.v1 = spacy_lstm.textcat.architecture:make_truncated_length",
     ],
     "spacy_scorers": [
-        "spacy_lstm.language_model_scorer.v1 = spacy_lstm.pipeline.generator:make_language_model_scorer",
+        "spacy_lstm.language_model_scorer.v1 = spacy_lstm.generator.component:make_language_model_scorer",
     ],
     "spacy_cli": [
         "lstm-generate = spacy_lstm.cli_generate:generate_cli",

@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import spacy  # noqa: E402
 from spacy.util import load_config, minibatch  # noqa: E402
 
-from spacy_lstm.architectures import unit_index  # noqa: E402
-from spacy_lstm.keras_setup import keras  # noqa: E402
-from spacy_lstm.generation import cut_windows  # noqa: E402
-from spacy_lstm.networks import build_language_model  # noqa: E402
+from spacy_lstm.generator.architecture import unit_index  # noqa: E402
+from spacy_lstm.generator.generation import cut_windows  # noqa: E402
+from spacy_lstm.keras.backend import keras  # noqa: E402
+from spacy_lstm.keras.networks import build_language_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LN2 = numpy.log(2.0)

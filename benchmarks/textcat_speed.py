@@ -20,9 +20,9 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.training.batchers import minibatch_by_padded_size
 
-from spacy_lstm.architectures import textcat_ids
-from spacy_lstm.keras_setup import keras
-from spacy_lstm.networks import build_text_classifier
+from spacy_lstm.keras.backend import keras
+from spacy_lstm.keras.networks import build_text_classifier
+from spacy_lstm.textcat.architecture import textcat_features
 
 ARCH = dict(
     max_vocab=20000, embedding_dim=128, lstm_width=128, lstm_depth=1, bidirectional=False,
@@ -70,7 +70,7 @@ def raw_keras_model(vocab_size, n_labels):
 def padded_arrays(nlp, pairs, labels, width):
     """What a Keras user feeds model.fit: every doc padded to one width."""
     model = nlp.get_pipe("lstm_textcat").model
-    seqs = textcat_ids(model, [nlp.make_doc(t) for t, _ in pairs])
+    seqs = textcat_features(model, [nlp.make_doc(t) for t, _ in pairs])[0]
     x = keras.utils.pad_sequences(seqs, maxlen=width, padding="post", truncating="post")
     y = numpy.asarray([[float(label == yy) for label in labels] for _, yy in pairs], dtype="float32")
     return x, y
@@ -106,7 +106,7 @@ def time_raw_predict(nlp, model, texts, batch_size, width):
     model.predict(numpy.ones((batch_size, 8), "int32"), batch_size=batch_size, verbose=0)
     start = time.perf_counter()
     docs = [nlp.tokenizer(t) for t in texts]
-    x = keras.utils.pad_sequences(textcat_ids(textcat_model, docs), maxlen=width, padding="post")
+    x = keras.utils.pad_sequences(textcat_features(textcat_model, docs)[0], maxlen=width, padding="post")
     model.predict(x, batch_size=batch_size, verbose=0)
     return len(texts) / (time.perf_counter() - start)
 
@@ -126,7 +126,7 @@ def main():
     nlp, examples, labels = make_pipeline(pairs)
     vocab_size = len(nlp.get_pipe("lstm_textcat").model.attrs["token_table"])
     texts = [t for t, _ in pairs]
-    longest = max(len(s) for s in textcat_ids(nlp.get_pipe("lstm_textcat").model, [nlp.make_doc(t) for t in texts]))
+    longest = max(len(s) for s in textcat_features(nlp.get_pipe("lstm_textcat").model, [nlp.make_doc(t) for t in texts])[0])
     # Raw Keras twice: padded to the longest review (its best case) and to a fixed
     # max_length, as keras.io examples do with pad_sequences(maxlen=...).
     widths = {"longest": longest, "fixed": ARCH["max_length"]}

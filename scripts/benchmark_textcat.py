@@ -15,7 +15,7 @@ train.spacy, model-selected on dev.spacy, scored once on test.spacy:
   BOW, no pretrained vectors). It is slow on CPU, so it gets a budget: ``--ensemble-steps``
   steps or ``--ensemble-minutes`` of wall-clock training, whichever ends first (the run is
   stopped and the best checkpoint so far, evaluated every 100 steps, is scored).
-* ``keras``: the same network as lstm_textcat (``spacy_lstm.networks.build_text_classifier``
+* ``keras``: the same network as lstm_textcat (``spacy_lstm.keras.networks.build_text_classifier``
   with the config's hyperparameters, same vocabulary size, same truncation length) trained
   with plain ``model.fit`` (Adam, the config's learning rate, batch 32), ``--keras-epochs``
   epochs, keeping the epoch with the best dev accuracy: what the bridge adds or costs.
@@ -111,8 +111,8 @@ def keras_baseline(config_path: Path, corpus: Path, epochs: int, seed: int) -> d
     from spacy.util import load_config
     from sklearn.metrics import f1_score
 
-    from spacy_lstm.keras_setup import keras
-    from spacy_lstm.networks import build_text_classifier
+    from spacy_lstm.keras.backend import keras
+    from spacy_lstm.keras.networks import build_text_classifier
 
     cfg = load_config(config_path)
     comp = next(c for c in cfg["components"].values() if "model" in c)

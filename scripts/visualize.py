@@ -39,7 +39,7 @@ def find_textcat(nlp):
 
 
 def keras_network(nlp, pipe):
-    from spacy_lstm.architectures import get_shim
+    from spacy_lstm.model_attrs import get_shim
 
     try:
         return get_shim(pipe.model).network

@@ -94,7 +94,7 @@ def test_stream_equals_batch(trained):
 
 
 def test_block_sizes_do_not_change_the_text(trained, monkeypatch):
-    from spacy_lstm import generation
+    from spacy_lstm.generator import generation
 
     _, gen = trained
     kwargs = dict(n=3, max_length=150, temperature=1.5, top_k=20, top_p=0.95, seed=9)
@@ -124,12 +124,13 @@ def test_generate_block_settings_are_tensors(trained):
     assert whole.shape == (2, 30) and whole.dtype == numpy.int32
     numpy.testing.assert_array_equal(numpy.concatenate([first, rest], axis=1), whole)
     assert not numpy.isin(whole, [0, 1]).any()
-    fn = shim._compiled["generate_block_concrete"]
+    fn = shim._graphs["_generate_block_graph"]
     for temperature, top_k, top_p in ((0.0, None, None), (0.5, 3, 0.9), (2.0, 1, None)):
         ids, _, _ = shim.generate_block(logits[:1], tuple((h[:1], c[:1]) for h, c in states), 5, start=0,
                                         **dict(settings, temperature=temperature, top_k=top_k, top_p=top_p))
         assert ids.shape == (1, 5)
-    assert shim._compiled["generate_block_concrete"] is fn  # one graph for every setting
+    assert shim._graphs["_generate_block_graph"] is fn  # one graph for every setting
+    assert fn.experimental_get_tracing_count() == 1
 
 
 def test_unseen_prompt_units_and_empty_prompt(trained):
@@ -147,7 +148,7 @@ def test_stateful_steps_match_full_network(trained):
     logits, states = shim.feed(ids[None, :5])
     numpy.testing.assert_allclose(logits[0], full[4], atol=1e-4)
     for t in range(5, len(ids)):
-        logits, states = shim.step(ids[t : t + 1], states)
+        logits, states = shim.feed(ids[None, t : t + 1], states)  # one step from the states
         numpy.testing.assert_allclose(logits[0], full[t], atol=1e-4)
 
 
@@ -167,18 +168,18 @@ def test_perplexity_typical_below_random(trained):
 
 
 def test_numpy_scoring_matches_tensorflow(trained):
-    from spacy_lstm import keras_bridge
+    from spacy_lstm.keras import fork
 
     nlp, gen = trained
     shim = gen.model.shims[0]
     ids = gen.prompt_ids("the cat sat on the mat. the")[None]
     tf_nll = shim.nll(ids[:, :-1], ids[:, 1:])
     shim.snapshot_weights()
-    keras_bridge._TF_UNUSABLE = True  # as in a forked worker
+    fork._FORKED = True  # as in a forked worker
     try:
         np_nll = shim.nll(ids[:, :-1], ids[:, 1:])
     finally:
-        keras_bridge._TF_UNUSABLE = False
+        fork._FORKED = False
     numpy.testing.assert_allclose(np_nll, tf_nll, atol=1e-4)
 
 

@@ -10,7 +10,7 @@ import spacy
 from spacy.training import Example
 from thinc.api import Adam
 
-from spacy_lstm.architectures import get_shim
+from spacy_lstm.model_attrs import get_shim
 from spacy_lstm.errors import ModelDataError, NotInitializedError
 
 TINY = {"embedding_dim": 16, "lstm_width": 16}
@@ -277,7 +277,7 @@ def test_empty_whitespace_and_huge_documents(trained):
 
 
 def test_truncation_keeps_head_and_tail():
-    from spacy_lstm.featurize import truncate
+    from spacy_lstm.textcat.featurize import truncate
 
     ids = numpy.arange(10)
     assert truncate(ids, 4, "head").tolist() == [0, 1, 2, 3]
@@ -288,8 +288,8 @@ def test_truncation_keeps_head_and_tail():
 
 def test_numpy_runtime_matches_keras():
     """Forked workers predict with NumPy: it must be the same function as the Keras net."""
-    from spacy_lstm import numpy_runtime
-    from spacy_lstm.networks import build_text_classifier
+    from spacy_lstm.keras import numpy_networks
+    from spacy_lstm.keras.networks import build_text_classifier
 
     rng = numpy.random.default_rng(0)
     ids = rng.integers(2, 30, size=(4, 9)).astype("int32")
@@ -305,15 +305,16 @@ def test_numpy_runtime_matches_keras():
             )
             weights = {v.path: v.numpy() for v in net.weights}
             expected = net(ids).numpy()
-            got = numpy_runtime.text_classifier(weights, ids, cfg)
+            got = numpy_networks.text_classifier(weights, ids, cfg)
             numpy.testing.assert_allclose(got, expected, atol=1e-5, err_msg=f"{pooling} bi={bidirectional}")
 
 
 def test_wide_and_deep_bag_of_ngrams(tmp_path):
     """bow_ngram_size adds TextCatBOW-style n-gram weights to the LSTM logits: it trains, its
     NumPy twin agrees with Keras (forked workers), and it survives save/load and add_label."""
-    from spacy_lstm import numpy_runtime
-    from spacy_lstm.architectures import network_inputs, textcat_features
+    from spacy_lstm.keras import numpy_networks
+    from spacy_lstm.textcat.architecture import textcat_features
+    from spacy_lstm.textcat.featurize import network_inputs
 
     nlp = spacy.blank("en")
     nlp.add_pipe("lstm_textcat", config={"model": {**TINY, "bow_ngram_size": 2, "bow_length": 5000}})
@@ -327,7 +328,7 @@ def test_wide_and_deep_bag_of_ngrams(tmp_path):
     assert numpy.abs(weights["bow_weights/embeddings"]).sum() > 0  # the wide part learned too
     features = textcat_features(model, [nlp.make_doc(t) for t, _ in data] + [nlp.make_doc("")])
     inputs = network_inputs(features, range(len(data) + 1))
-    logits = numpy_runtime.text_classifier(weights, inputs, model.attrs["cfg"])
+    logits = numpy_networks.text_classifier(weights, inputs, model.attrs["cfg"])
     probs = numpy.exp(logits) / numpy.exp(logits).sum(axis=1, keepdims=True)
     numpy.testing.assert_allclose(probs, shim.predict(inputs), atol=1e-5)
     nlp.to_disk(tmp_path / "model")
@@ -338,7 +339,7 @@ def test_wide_and_deep_bag_of_ngrams(tmp_path):
 
 
 def test_hashed_ngrams_are_order_sensitive_and_in_range():
-    from spacy_lstm.featurize import hashed_ngrams
+    from spacy_lstm.textcat.featurize import hashed_ngrams
 
     hashes = numpy.asarray([11, 22, 33], dtype="uint64")
     ids = hashed_ngrams(hashes, 2, 100)

@@ -1,107 +1,72 @@
-"""Choosing the next unit (character or token id) when generating text.
+"""Choosing the next unit (character or token id) when generating text: the NumPy reference
+and its TensorFlow twin, side by side.
 
-NumPy only: this module never imports TensorFlow / Keras, so it can be used and
-tested without them. Everything is batched: ``probs`` is a ``[B, V]`` array with
-one row per sequence being generated, and ``sample_next`` returns ``B`` ids
-without a Python loop over the batch.
+Generation samples inside the TensorFlow graph (`make_graph_sampler`, used by
+lm_shim.LanguageModelShim.generate_block), many units per graph call; the NumPy functions are
+the readable reference that the graph sampler must equal (`graph_sampling_distribution` ==
+`sampling_distribution`, tested), and they check the user's arguments. This module imports
+TensorFlow only inside the graph functions, so the reference works without it.
 
-Order of operations (the same as most text generators, e.g. HF transformers):
+Everything is batched: ``probs`` is a ``[B, V]`` array, one row per sequence being generated.
+Order of operations (as in most text generators, e.g. HF transformers):
 
 1. ``banned_ids`` are removed (probability 0, even for greedy decoding).
-2. ``temperature == 0``: greedy argmax; ``top_k`` / ``top_p`` cannot change the
-   argmax, so they are ignored.
-3. Otherwise the log-probabilities are divided by ``temperature``
-   (``p ** (1 / T)`` renormalised), computed in log space after subtracting the
-   row maximum, so tiny probabilities and tiny/huge temperatures never give NaN.
-4. ``top_k``: keep the k most likely ids (exactly k; exact ties broken
-   arbitrarily but deterministically).
-5. ``top_p``: of what is left, keep the smallest set of most likely ids whose
-   cumulative probability is ``>= top_p`` (always at least one id; 1e-12 of
-   slack against float round-off; exact ties broken arbitrarily).
+2. ``temperature == 0``: greedy argmax; ``top_k`` / ``top_p`` cannot change the argmax.
+3. Otherwise the log-probabilities minus the row maximum are divided by ``temperature``
+   (``p ** (1 / T)`` renormalised), so tiny probabilities and tiny/huge temperatures never
+   give NaN.
+4. ``top_k``: keep the k most likely ids (NumPy: exactly k, exact ties broken arbitrarily;
+   graph: every id tied with the k-th is kept; with float logits ties do not happen).
+5. ``top_p``: of what is left, keep the smallest set of most likely ids whose cumulative
+   probability is ``>= top_p`` (at least one id; 1e-12 of slack against float round-off).
 6. Draw one id per row from the renormalised distribution.
 
-Ids whose probability is exactly 0 (or whose logit is ``-inf``) are never
-sampled, at any temperature.
+Ids whose probability is exactly 0 (or whose logit is ``-inf``) are never sampled.
 """
-from numbers import Integral, Real
 from typing import Iterable, Optional
 
 import numpy as np
 
-__all__ = ["sample_next", "sampling_distribution", "validate_sampling_args"]
+from ..validate import check_integer, check_number
+
+__all__ = [
+    "graph_sampler_args",
+    "graph_sampling_distribution",
+    "make_graph_sampler",
+    "sample_next",
+    "sampling_distribution",
+    "validate_sampling_args",
+]
 
 
-def _is_real(value) -> bool:
-    return isinstance(value, (Real, np.floating, np.integer)) and not isinstance(
-        value, (bool, np.bool_)
-    )
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (Integral, np.integer)) and not isinstance(
-        value, (bool, np.bool_)
-    )
-
-
-def _describe(value) -> str:
-    return f"{value!r} ({type(value).__name__})"
+_TOP_P_SLACK = 1e-12
 
 
 def _check_temperature(temperature) -> None:
-    if not _is_real(temperature) or not np.isfinite(temperature) or temperature < 0:
-        raise ValueError(
-            f"temperature must be a finite number >= 0 (0 means greedy decoding), "
-            f"got {_describe(temperature)}"
-        )
+    check_number("temperature", temperature, 0.0, meaning="0 means greedy decoding")
 
 
 def _check_top_k(top_k) -> None:
-    if top_k is None:
-        return
-    if not _is_int(top_k) or top_k < 1:
-        raise ValueError(
-            f"top_k must be None (no limit) or an integer >= 1, got {_describe(top_k)}"
-        )
+    check_integer("top_k", top_k, 1, none="no limit")
 
 
 def _check_top_p(top_p) -> None:
-    if top_p is None:
-        return
-    if not _is_real(top_p) or not (0.0 < float(top_p) <= 1.0):
-        raise ValueError(
-            f"top_p must be None (no limit) or a number in the range (0, 1], "
-            f"got {_describe(top_p)}"
-        )
+    check_number("top_p", top_p, 0.0, 1.0, low_open=True, none="no limit")
 
 
 def validate_sampling_args(
-    temperature: float,
-    top_k: Optional[int],
-    top_p: Optional[float],
-    n: int,
-    max_length: int,
+    temperature: float, top_k: Optional[int], top_p: Optional[float], n: int, max_length: int
 ) -> None:
-    """Check generation settings, raising ValueError with a clear message.
+    """Check generation settings (ValueError naming the argument, the value and the range).
 
-    temperature (float): finite, >= 0 (0 = greedy).
-    top_k (Optional[int]): None or an integer >= 1.
-    top_p (Optional[float]): None or a number in (0, 1].
-    n (int): number of texts to generate, integer >= 1.
-    max_length (int): maximum number of units to generate, integer >= 0.
-
-    Booleans are rejected everywhere (``True`` is not a temperature), integers
-    must be real integers (``2.0`` is not a valid ``top_k``); NumPy scalars are
-    accepted. Each message names the argument, the value given and the range.
+    temperature: finite, >= 0 (0 = greedy). top_k: None or an integer >= 1. top_p: None or a
+    number in (0, 1]. n: samples, an integer >= 1. max_length: units, an integer >= 0.
     """
     _check_temperature(temperature)
     _check_top_k(top_k)
     _check_top_p(top_p)
-    if not _is_int(n) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {_describe(n)}")
-    if not _is_int(max_length) or max_length < 0:
-        raise ValueError(
-            f"max_length must be an integer >= 0, got {_describe(max_length)}"
-        )
+    check_integer("n", n, 1)
+    check_integer("max_length", max_length, 0)
 
 
 def _as_log_probs(probs, is_logits: bool) -> np.ndarray:
@@ -197,7 +162,7 @@ def sampling_distribution(
         before = np.cumsum(sorted_p, axis=1) - sorted_p  # mass strictly before
         # A little slack so that float round-off (0.5 + 0.3 -> 0.7999...) does
         # not pull in one more id when the nucleus hits top_p exactly.
-        keep_sorted = before < float(top_p) - 1e-12
+        keep_sorted = before < float(top_p) - _TOP_P_SLACK
         keep_sorted[:, 0] = True
         keep = np.zeros_like(keep_sorted)
         np.put_along_axis(keep, order, keep_sorted, axis=1)
@@ -247,7 +212,7 @@ def sample_next(
     elif not isinstance(rng, np.random.Generator):
         raise ValueError(
             f"rng must be a numpy.random.Generator (np.random.default_rng(seed)) or "
-            f"None, got {_describe(rng)}"
+            f"None, got {rng!r} ({type(rng).__name__})"
         )
     batch, vocab = p.shape
     cum = np.cumsum(p, axis=1)
@@ -257,3 +222,81 @@ def sample_next(
     # with non-zero probability (which would otherwise be a banned/zero id).
     last_nonzero = vocab - 1 - (p[:, ::-1] > 0).argmax(axis=1)
     return np.minimum(idx, last_nonzero).astype(np.int64)
+
+
+# --- the TensorFlow twin: the same distribution, computed inside a graph ----------------------
+# Same order of operations as sampling_distribution, in float64. Settings are tensors so that
+# changing them never retraces a graph: temperature (float64, 0 = greedy), top_k (int32, 0 =
+# no limit), top_p (float64, >= 1 = no limit), banned_ids (int32 [n]).
+
+
+def make_graph_sampler(vocab, temperature, top_k, top_p, banned_ids):
+    """Build (in the current graph) the sampler for these settings: returns
+    (filter(logits) -> (filtered float64 logits, banned-masked logits), sample(logits, key) ->
+    int32 ids). What does not depend on the logits is computed here, once, so a generation
+    loop repeats only the per-step work. `key` is an int64 [2] stateless-RNG key."""
+    from ..keras.backend import tf
+
+    neg_inf = tf.constant(-np.inf, tf.float64)
+    banned = tf.reduce_any(tf.equal(tf.range(vocab)[None, :], tf.cast(banned_ids, tf.int32)[:, None]), axis=0)
+    banned = banned[None, :]
+    greedy = temperature <= 0
+    temperature = tf.where(greedy, tf.constant(1.0, tf.float64), tf.cast(temperature, tf.float64))
+    top_k = tf.cast(top_k, tf.int32)
+    use_top_k = (top_k > 0) & (top_k < vocab)
+    top_p = tf.cast(top_p, tf.float64)
+    use_top_p = top_p < 1.0
+
+    def keep_top_k(z):
+        # the k-th largest value is the threshold (tf.sort, not tf.math.top_k: any k, and XLA-able)
+        kth = tf.gather(tf.sort(z, axis=1, direction="DESCENDING"), top_k - 1, axis=1)
+        return tf.where(z >= kth[:, None], z, neg_inf)
+
+    def keep_top_p(z):
+        p = tf.nn.softmax(z, axis=1)
+        sorted_p = tf.sort(p, axis=1, direction="DESCENDING")
+        before = tf.cumsum(sorted_p, axis=1, exclusive=True)  # mass strictly before
+        n_keep = tf.maximum(tf.reduce_sum(tf.cast(before < top_p - _TOP_P_SLACK, tf.int32), axis=1), 1)
+        cutoff = tf.gather(sorted_p, n_keep - 1, axis=1, batch_dims=1)
+        return tf.where(p >= cutoff[:, None], z, neg_inf)
+
+    def filter_logits(logits):
+        x = tf.where(banned, neg_inf, tf.cast(logits, tf.float64))
+        z = (x - tf.reduce_max(x, axis=1, keepdims=True)) / temperature
+        z = tf.cond(use_top_k, lambda: keep_top_k(z), lambda: z)
+        z = tf.cond(use_top_p, lambda: keep_top_p(z), lambda: z)
+        return z, x
+
+    def sample(logits, key):
+        return tf.cond(
+            greedy,
+            lambda: tf.argmax(tf.where(banned, tf.constant(-np.inf, logits.dtype), logits), axis=1, output_type=tf.int32),
+            lambda: tf.random.stateless_categorical(filter_logits(logits)[0], 1, key, dtype=tf.int32)[:, 0],
+        )
+
+    return filter_logits, sample
+
+
+def graph_sampler_args(temperature, top_k, top_p, banned_ids):
+    """Python settings -> the tensors make_graph_sampler takes (top_k None -> 0, top_p None -> 1)."""
+    from ..keras.backend import tf
+
+    return (
+        tf.constant(float(temperature), tf.float64),
+        tf.constant(int(top_k or 0), tf.int32),
+        tf.constant(1.0 if top_p is None else float(top_p), tf.float64),
+        tf.constant(list(banned_ids), tf.int32, shape=[len(banned_ids)]),
+    )
+
+
+def graph_sampling_distribution(logits, temperature, top_k=None, top_p=None, banned_ids=()):
+    """The distribution the graph sampler draws from, as a float64 [B, V] tensor: equals
+    sampling_distribution(logits, is_logits=True, ...) with the same settings."""
+    from ..keras.backend import tf
+
+    logits = tf.convert_to_tensor(logits, tf.float32)
+    filter_logits, _ = make_graph_sampler(tf.shape(logits)[1], *graph_sampler_args(temperature, top_k, top_p, banned_ids))
+    z, x = filter_logits(logits)
+    if temperature == 0:
+        return tf.one_hot(tf.argmax(x, axis=1), tf.shape(x)[1], dtype=tf.float64)
+    return tf.nn.softmax(z, axis=1)

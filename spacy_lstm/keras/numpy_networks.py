@@ -1,4 +1,4 @@
-"""The networks of networks.py at inference time, in NumPy.
+"""The NumPy twins of the networks in networks.py, at inference time.
 
 Used where TensorFlow cannot run: worker processes that spaCy forks for
 `nlp.pipe(n_process=...)` after TensorFlow started in the parent. The arithmetic follows

@@ -20,5 +20,5 @@ def test_long_documents_count_as_truncated():
 
 
 def test_negative_max_length_is_rejected():
-    with pytest.raises(ValueError, match="max_length must be >= 0"):
+    with pytest.raises(ValueError, match="max_length must be an integer >= 0"):
         registry.misc.get("spacy_lstm.truncated_length.v1")(max_length=-1)

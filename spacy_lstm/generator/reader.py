@@ -52,7 +52,6 @@ import re
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
-    Callable,
     Iterable,
     Iterator,
     List,
@@ -64,10 +63,12 @@ from typing import (
 from spacy.training import Example
 from spacy.util import registry
 
+from ..validate import check_integer
+
 if TYPE_CHECKING:
     from spacy.language import Language  # noqa: F401
 
-__all__ = ["create_plain_text_reader", "PlainTextCorpus", "iter_texts", "chunk_text"]
+__all__ = ["create_plain_text_reader", "PlainTextCorpus", "chunk_text"]
 
 _BLOCK_CHARS = 1 << 16
 _TEXT_SUFFIXES = (".txt", ".txt.gz")
@@ -81,39 +82,6 @@ _PATH_FIX = (
     "Set the reader's `path` in the config ([corpora.train] / [corpora.dev]) or "
     "override it on the command line, e.g. --paths.train ./corpus.txt"
 )
-
-
-@registry.readers("spacy_lstm.PlainTextCorpus.v1")
-def create_plain_text_reader(
-    path: Optional[Union[str, Path]],
-    chunk_size: int = 2000,
-    jsonl_field: str = "text",
-    limit: int = 0,
-    shuffle: bool = False,
-    seed: int = 0,
-) -> Callable[["Language"], Iterable[Example]]:
-    """Stream raw text as ``Example(doc, doc)`` chunks for language modelling.
-
-    path (Path): a .txt / .jsonl file (optionally .gz) or a folder of them.
-    chunk_size (int): target chunk length in characters (see module docs).
-    jsonl_field (str): the field holding the text in JSONL records.
-    limit (int): maximum number of chunks per epoch; 0 = no limit.
-    shuffle (bool): shuffle the chunk order, differently for every call (epoch)
-        but reproducibly from ``seed``. Holds one epoch of chunks in memory.
-    seed (int): the shuffle seed.
-    """
-    return PlainTextCorpus(
-        path,
-        chunk_size=chunk_size,
-        jsonl_field=jsonl_field,
-        limit=limit,
-        shuffle=shuffle,
-        seed=seed,
-    )
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_path(path) -> Path:
@@ -198,21 +166,6 @@ def _iter_jsonl_texts(loc: Path, field: str) -> Iterator[str]:
             yield text
 
 
-def iter_texts(path: Union[str, Path], jsonl_field: str = "text") -> Iterator[str]:
-    """Yield the raw texts under ``path``, in reading order: the whole content
-    of each plain-text file (read fully, in universal-newline mode), and the
-    ``jsonl_field`` of each JSONL record (verbatim). Empty / whitespace-only
-    texts are yielded too. Raises ValueError like the reader (missing path,
-    folder without files, JSONL record without the field); it does not raise
-    for an empty corpus.
-    """
-    for loc in _list_files(path):
-        if _is_jsonl(loc):
-            yield from _iter_jsonl_texts(loc, jsonl_field)
-        else:
-            yield "".join(_read_blocks(loc))
-
-
 def _find_cut(buf: str, start: int, end: int, half: int) -> int:
     """A cut position in (start, end]: see the module docstring. Only
     whitespace after the window's first non-whitespace character counts, so a
@@ -272,15 +225,12 @@ def chunk_text(text: str, chunk_size: int) -> List[str]:
 
 
 def _check_chunk_size(chunk_size) -> None:
-    if not _is_int(chunk_size) or chunk_size < 1:
-        raise ValueError(
-            f"chunk_size must be an integer >= 1 (characters per chunk), got "
-            f"{chunk_size!r}"
-        )
+    check_integer("chunk_size", chunk_size, 1, meaning="characters per chunk")
 
 
+@registry.readers("spacy_lstm.PlainTextCorpus.v1")
 class PlainTextCorpus:
-    """Iterate ``Example(doc, doc)`` objects over chunks of raw text, from a
+    """Stream raw text as ``Example(doc, doc)`` chunks for language modelling, from a
     plain-text / JSONL file (optionally gzipped) or a folder of them.
 
     The predicted and reference doc are the same object: spaCy's
@@ -312,12 +262,8 @@ class PlainTextCorpus:
             raise ValueError(
                 f"jsonl_field must be a non-empty string, got {jsonl_field!r}"
             )
-        if not _is_int(limit) or limit < 0:
-            raise ValueError(
-                f"limit must be an integer >= 0 (0 = no limit), got {limit!r}"
-            )
-        if not _is_int(seed):
-            raise ValueError(f"seed must be an integer, got {seed!r}")
+        check_integer("limit", limit, 0, meaning="0 = no limit")
+        check_integer("seed", seed)
         _list_files(path)  # fail early: missing path, folder without files
         self.path = Path(path)  # type: ignore[arg-type]
         self.chunk_size = chunk_size
@@ -374,3 +320,7 @@ class PlainTextCorpus:
         for chunk in chunks:
             doc = nlp.make_doc(chunk)
             yield Example(doc, doc)
+
+
+# The registered reader is the class itself; this name is the one the first release used.
+create_plain_text_reader = PlainTextCorpus

@@ -1,12 +1,10 @@
 """The Keras 3 networks, written the way keras.io examples write them.
 
 Every network takes right-padded int32 token ids (0 = padding) and returns logits; the
-bridge applies softmax/sigmoid. Networks are always rebuilt from the spaCy config and get
+shim applies softmax/sigmoid. Networks are always rebuilt from the spaCy config and get
 their weights as plain arrays, so none of these layers needs Keras serialisation.
 """
-from typing import Optional
-
-from .keras_setup import keras
+from .backend import keras
 
 layers = keras.layers
 ops = keras.ops
@@ -14,28 +12,28 @@ ops = keras.ops
 POOLINGS = ("last", "max", "mean", "max_mean", "attention")
 
 
-class MaskedMaxPooling(layers.Layer):
-    """Max over the real (unmasked) time steps."""
+class MaskedPooling(layers.Layer):
+    """A reduction over the real (unmasked) time steps; the output has no time axis, so no mask."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+class MaskedMaxPooling(MaskedPooling):
+    """Max over the real time steps."""
 
     def call(self, inputs, mask=None):
         if mask is not None:
             inputs = ops.where(ops.expand_dims(mask, -1), inputs, ops.full_like(inputs, -1e9))
         return ops.max(inputs, axis=1)
 
-    def compute_mask(self, inputs, mask=None):
-        return None
 
-
-class MaskedMeanPooling(layers.Layer):
-    """Mean over the real (unmasked) time steps."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
+class MaskedMeanPooling(MaskedPooling):
+    """Mean over the real time steps."""
 
     def call(self, inputs, mask=None):
         if mask is None:
@@ -43,34 +41,23 @@ class MaskedMeanPooling(layers.Layer):
         weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
         return ops.sum(inputs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
 
-    def compute_mask(self, inputs, mask=None):
-        return None
 
-
-class MaskedSumPooling(layers.Layer):
-    """Sum over the real (unmasked) time steps: a bag of n-grams' weights."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
+class MaskedSumPooling(MaskedPooling):
+    """Sum over the real time steps: a bag of n-grams' weights."""
 
     def call(self, inputs, mask=None):
         if mask is not None:
             inputs = inputs * ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
         return ops.sum(inputs, axis=1)
 
-    def compute_mask(self, inputs, mask=None):
-        return None
 
-
-class AttentionPooling(layers.Layer):
+class AttentionPooling(MaskedPooling):
     """Additive attention (Bahdanau-style) over time: a learned weighted average of the
     LSTM states, so a long review is summarised by the passages that decide its label."""
 
     def __init__(self, units: int = 64, **kwargs):
         super().__init__(**kwargs)
         self.units = units
-        self.supports_masking = True
 
     def build(self, input_shape):
         dim = input_shape[-1]
@@ -85,9 +72,6 @@ class AttentionPooling(layers.Layer):
         weights = ops.softmax(scores, axis=-1)
         return ops.sum(inputs * ops.expand_dims(weights, -1), axis=1)
 
-    def compute_mask(self, inputs, mask=None):
-        return None
-
 
 def recurrent_stack(
     x,
@@ -98,7 +82,6 @@ def recurrent_stack(
     dropout: float,
     recurrent_dropout: float,
     return_sequences: bool,
-    stateful_batch: Optional[int] = None,
 ):
     """`depth` LSTM layers; only the last one may drop its sequence output."""
     for i in range(depth):
@@ -196,7 +179,7 @@ def build_language_model(
 
     No masking: training windows are right-padded only, so padding never feeds a real step
     (the loss gives padded targets weight 0). Generation runs the same LSTM cells one step at
-    a time (keras_bridge.LanguageModelShim), which is why the layer names are fixed.
+    a time (generator/lm_shim.py), which is why the layer names are fixed.
     """
     unit_ids = keras.Input(shape=(None,), dtype="int32", name="unit_ids")
     x = layers.Embedding(vocab_size, embedding_dim, name="embedding")(unit_ids)

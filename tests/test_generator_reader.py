@@ -7,13 +7,18 @@ import pytest
 import spacy
 from spacy.training import Example
 
-import spacy_lstm.readers as readers_mod
-from spacy_lstm.readers import (
-    PlainTextCorpus,
-    chunk_text,
-    create_plain_text_reader,
-    iter_texts,
-)
+import spacy_lstm.generator.reader as readers_mod
+from spacy_lstm.generator.reader import PlainTextCorpus, chunk_text, create_plain_text_reader
+
+
+def iter_texts(path, jsonl_field="text"):
+    """The raw texts the reader chunks, in reading order: each plain-text file whole, each
+    JSONL record's field; raises like the reader for a missing path or a bad record."""
+    for loc in readers_mod._list_files(path):
+        if readers_mod._is_jsonl(loc):
+            yield from readers_mod._iter_jsonl_texts(loc, jsonl_field)
+        else:
+            yield "".join(readers_mod._read_blocks(loc))
 
 
 def _make_text(n_paragraphs=40, seed=0):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from spacy_lstm.sampling import (
+from spacy_lstm.generator.sampling import (
     sample_next,
     sampling_distribution,
     validate_sampling_args,
@@ -247,7 +247,7 @@ def test_sample_next_validates_too(name, value):
         sample_next(np.array([[0.5, 0.5]]), rng=np.random.default_rng(0), **kwargs)
 
 
-# --- the TensorFlow twin used for generation (spacy_lstm.keras_bridge) ------------------------
+# --- the TensorFlow twin used for generation (the graph sampler) -------------------------------
 
 
 @pytest.mark.parametrize(
@@ -269,7 +269,8 @@ def test_sample_next_validates_too(name, value):
     ],
 )
 def test_tf_distribution_matches_numpy(temperature, top_k, top_p):
-    keras_bridge = pytest.importorskip("spacy_lstm.keras_bridge")
+    from spacy_lstm.generator.sampling import graph_sampling_distribution
+
     rng = np.random.default_rng(11)
     logits = (rng.normal(size=(24, 60)) * 3).astype(np.float32)
     logits[0, 5] = -np.inf  # an id the model rules out
@@ -277,18 +278,21 @@ def test_tf_distribution_matches_numpy(temperature, top_k, top_p):
     expected = sampling_distribution(
         logits, temperature=temperature, top_k=top_k, top_p=top_p, banned_ids=banned, is_logits=True
     )
-    got = keras_bridge.tf_sampling_distribution(logits, temperature, top_k, top_p, banned).numpy()
+    got = graph_sampling_distribution(logits, temperature, top_k, top_p, banned).numpy()
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
     assert (got[:, list(banned)] == 0).all()
 
 
 def test_tf_sampler_draws_from_filtered_distribution_reproducibly():
-    keras_bridge = pytest.importorskip("spacy_lstm.keras_bridge")
+    from spacy_lstm.generator.sampling import graph_sampler_args, make_graph_sampler
+    from spacy_lstm.keras.backend import tf
+
     with np.errstate(divide="ignore"):  # id 0 has probability 0: logit -inf
         logits = np.log(np.array([[0.0, 0.1, 0.4, 0.3, 0.15, 0.05]] * 4000, dtype=np.float32))
 
     def draw(seed, top_k=None, top_p=None, temperature=1.0):
-        return keras_bridge.tf_sample_next(logits, temperature, top_k, top_p, banned_ids=[1], seed=[seed, 0]).numpy()
+        _, sample = make_graph_sampler(logits.shape[1], *graph_sampler_args(temperature, top_k, top_p, [1]))
+        return sample(tf.constant(logits), tf.constant([seed, 0], tf.int64)).numpy()
 
     ids = draw(3)
     np.testing.assert_array_equal(ids, draw(3))

@@ -1,21 +1,20 @@
-"""Doc -> token ids: the token table built at `initialize`, truncation and length buckets.
+"""Doc -> network inputs for `lstm_textcat`: the token table built at `initialize`, token ids
+after truncation, hashed n-gram ids for the bag-of-n-grams path, padding and length buckets.
 
 The table maps the hash of a token attribute (LOWER, NORM, ORTH, ...) to a dense id for the
-Keras Embedding. Lookups are vectorised with `numpy.searchsorted` over the sorted hashes,
-so featurising costs no Python work per token.
+Keras Embedding. Lookups are vectorised (model_attrs.TokenTable), so featurising costs no
+Python work per token, and each doc's attribute array is read once for both paths.
 """
 from collections import Counter
-from typing import Iterable, Iterator, List, Sequence
+from typing import Iterable, Iterator, List, Sequence, Tuple
 
 import numpy
 from spacy.attrs import IDS as ATTR_IDS
 from spacy.strings import get_string_id
 from spacy.tokens import Doc
 
-PAD_ID = 0
-UNK_ID = 1
-PAD_TOKEN = "<pad>"
-UNK_TOKEN = "<unk>"
+from ..model_attrs import PAD_ID, PAD_TOKEN, UNK_ID, UNK_TOKEN, TokenTable
+
 TRUNCATIONS = ("head", "tail", "head_tail")
 
 
@@ -30,54 +29,23 @@ def attr_id(attr: str) -> int:
     return ATTR_IDS[key]
 
 
-class TokenTable:
-    """Token strings in id order: 0 is padding, 1 is unknown, then by frequency."""
-
-    def __init__(self, tokens: Sequence[str]):
-        if list(tokens[:2]) != [PAD_TOKEN, UNK_TOKEN]:
-            raise ValueError(
-                "A token table must start with the padding and unknown tokens "
-                f"({PAD_TOKEN!r}, {UNK_TOKEN!r}); got {list(tokens[:2])!r}. "
-                "The model data is corrupted: retrain or re-save the pipeline."
-            )
-        self.tokens = list(tokens)
-        hashes = numpy.asarray([get_string_id(t) for t in self.tokens[2:]], dtype="uint64")
-        order = numpy.argsort(hashes, kind="stable")
-        self._sorted_hashes = hashes[order]
-        self._sorted_ids = (order + 2).astype("int32")
-
-    @classmethod
-    def from_docs(cls, docs: Iterable[Doc], attr: str, *, max_vocab: int, min_freq: int = 1) -> "TokenTable":
-        """Count `attr` over the docs; keep the `max_vocab` most frequent (ties by string)."""
-        if max_vocab < 3:
-            raise ValueError(
-                f"max_vocab must be at least 3 (padding, unknown and one token), got {max_vocab}."
-            )
-        aid = attr_id(attr)
-        counts: Counter = Counter()
-        strings = None
-        for doc in docs:
-            counts.update(doc.to_array(aid).tolist())
-            strings = doc.vocab.strings
-        if strings is None:
-            return cls([PAD_TOKEN, UNK_TOKEN])
-        ranked = sorted(
-            (strings[key] for key, freq in counts.items() if freq >= min_freq),
-            key=lambda text: (-counts[get_string_id(text)], text),
-        )
-        return cls([PAD_TOKEN, UNK_TOKEN] + ranked[: max_vocab - 2])
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def lookup(self, hashes: numpy.ndarray) -> numpy.ndarray:
-        """Map attribute hashes to ids; unseen hashes get UNK_ID."""
-        if len(self._sorted_hashes) == 0:
-            return numpy.full(len(hashes), UNK_ID, dtype="int32")
-        pos = numpy.searchsorted(self._sorted_hashes, hashes)
-        pos = numpy.minimum(pos, len(self._sorted_hashes) - 1)
-        found = self._sorted_hashes[pos] == hashes
-        return numpy.where(found, self._sorted_ids[pos], UNK_ID).astype("int32")
+def build_token_table(docs: Iterable[Doc], attr: str, *, max_vocab: int, min_freq: int = 1) -> TokenTable:
+    """Count `attr` over the docs; keep the `max_vocab` most frequent (ties by string)."""
+    if max_vocab < 3:
+        raise ValueError(f"max_vocab must be at least 3 (padding, unknown and one token), got {max_vocab}.")
+    aid = attr_id(attr)
+    counts: Counter = Counter()
+    strings = None
+    for doc in docs:
+        counts.update(doc.to_array(aid).tolist())
+        strings = doc.vocab.strings
+    if strings is None:
+        return TokenTable.empty()
+    ranked = sorted(
+        (strings[key] for key, freq in counts.items() if freq >= min_freq),
+        key=lambda text: (-counts[get_string_id(text)], text),
+    )
+    return TokenTable([PAD_TOKEN, UNK_TOKEN] + ranked[: max_vocab - 2])
 
 
 def truncate(ids: numpy.ndarray, max_length: int, truncation: str) -> numpy.ndarray:
@@ -158,3 +126,22 @@ def length_buckets(lengths: Sequence[int], batch_size: int) -> Iterator[numpy.nd
     order = numpy.argsort(numpy.asarray(lengths), kind="stable")
     for start in range(0, len(order), batch_size):
         yield order[start : start + batch_size]
+
+
+def doc_features(docs: Sequence[Doc], table: TokenTable, cfg: dict) -> Tuple[List[numpy.ndarray], ...]:
+    """Per-doc features with an architecture's settings: (token ids,) or, with the
+    bag-of-n-grams path, (token ids, n-gram ids). Each doc's attribute array is read once."""
+    hashes = doc_hashes(docs, cfg["attr"])
+    ids = hashes_to_ids(hashes, table, cfg["max_length"], cfg["truncation"])
+    if not cfg["bow_ngram_size"]:
+        return (ids,)
+    ngrams = hashes_to_ngrams(
+        hashes, cfg["bow_max_length"], cfg["truncation"], cfg["bow_ngram_size"], cfg["bow_length"]
+    )
+    return ids, ngrams
+
+
+def network_inputs(features: Tuple[List[numpy.ndarray], ...], idx: Sequence[int]):
+    """The padded network input for the docs at `idx`: one matrix, or a tuple of matrices."""
+    padded = tuple(pad([feature[i] for i in idx]) for feature in features)
+    return padded[0] if len(padded) == 1 else padded

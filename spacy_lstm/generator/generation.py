@@ -5,7 +5,7 @@ through the shim's `feed` / `generate_block`.
 Units. At ``level = "char"`` a unit is one character. At ``level = "token"`` a unit is a
 token's text *with its trailing whitespace* (``token.text_with_ws``), from spaCy's tokenizer,
 so joining generated units gives back correctly spaced text and ``"".join(units) == text``
-for every doc. Both levels use the same table (featurize.TokenTable): id 0 is padding, id 1
+for every doc. Both levels use the same table (model_attrs.TokenTable): id 0 is padding, id 1
 stands for every unit not in the table (units rarer than ``min_freq`` or beyond
 ``max_vocab``, and units never seen in training, e.g. in a prompt). Neither is ever generated.
 """
@@ -14,7 +14,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy
 
-from .featurize import PAD_ID, PAD_TOKEN, UNK_ID, UNK_TOKEN, TokenTable
+from ..model_attrs import PAD_ID, PAD_TOKEN, UNK_ID, UNK_TOKEN, TokenTable
 from .sampling import validate_sampling_args
 
 LEVELS = ("char", "token")
@@ -139,8 +139,8 @@ class StopFilter:
 # --- the sampling loop -----------------------------------------------------------------------
 
 # Units generated per graph call: a short first block so that streaming starts quickly, then
-# longer ones (a call costs ~0.4 ms of TensorFlow overhead; a unit ~0.06 ms at n=1, ~0.18 ms at
-# n=16 on a CPU core). After a stop string, at most one block's remaining units are wasted.
+# longer ones, so that TensorFlow's fixed cost per call is shared by many units. After a stop
+# string, at most one block's remaining units are wasted.
 FIRST_BLOCK = 16
 BLOCK = 128
 

@@ -1,0 +1,271 @@
+"""`lstm_generator`: an LSTM language model that learns from plain text and writes new text.
+
+    nlp = spacy.load("training/gen/model-best")
+    gen = nlp.get_pipe("lstm_generator")
+    gen.generate("ROMEO:", n=3, max_length=400, temperature=0.7, top_p=0.9, seed=1, stop=["\\n\\n"])
+    for piece in gen.generate_stream("ROMEO:", max_length=400):
+        print(piece, end="", flush=True)
+    nlp("Some text")._.lstm_perplexity
+
+Training (`spacy train`) reads raw text (e.g. with `spacy_lstm.PlainTextCorpus.v1`); no
+annotation is needed. `update` cuts every doc into windows of `seq_length` units (at a random
+offset each time, so the window borders move between epochs) and takes one compiled Keras
+step over all windows of the batch. Running the pipeline scores docs: `doc._.lstm_perplexity`
+(per unit), `doc._.lstm_bpc` (bits per character), and the scorer reports `lstm_bpc`,
+`lstm_perplexity` and `lstm_score` = 2 ** -bpc (the geometric-mean probability the model gives
+each character: higher is better, in (0, 1]), which picks `model-best`.
+"""
+import math
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example, validate_get_examples
+from spacy.util import registry
+from thinc.api import Config, Model
+
+from ..component import KerasComponentMixin
+from ..model_attrs import get_shim
+from ..validate import check_integer
+from .architecture import check_training_text, generator_is_initialized, score_docs, unit_index
+from .generation import check_stop, cut_windows, doc_units, iter_generation
+from .sampling import validate_sampling_args
+
+MODEL_CONFIG = """
+[model]
+@architectures = "spacy_lstm.LSTMGenerator.v1"
+level = "char"
+max_vocab = 256
+min_freq = 1
+embedding_dim = 64
+lstm_width = 256
+lstm_depth = 1
+dropout = 0.0
+batch_size = 64
+"""
+DEFAULT_MODEL = Config().from_str(MODEL_CONFIG)["model"]
+# lstm_score picks model-best; the others have weight 0.0 so that they show in the training
+# table (spaCy hides None-weighted scores there and multiplies shown scores by 100).
+SCORE_WEIGHTS = {"lstm_score": 1.0, "lstm_bpc": 0.0, "lstm_perplexity": 0.0}
+LN2 = math.log(2.0)
+
+for _ext in ("lstm_perplexity", "lstm_bpc", "lstm_lm_stats"):
+    if not Doc.has_extension(_ext):
+        Doc.set_extension(_ext, default=None)
+
+
+@registry.scorers("spacy_lstm.language_model_scorer.v1")
+def make_language_model_scorer() -> Callable:
+    return language_model_score
+
+
+def language_model_score(examples: Iterable[Example], **kwargs) -> Dict[str, Optional[float]]:
+    """Bits per character, per-unit perplexity and lstm_score = 2 ** -bpc over all docs,
+    from `doc._.lstm_lm_stats` set by the component (summed, so long docs weigh more)."""
+    nll = units = chars = 0.0
+    for eg in examples:
+        stats = eg.predicted._.lstm_lm_stats
+        if stats is not None:
+            nll, units, chars = nll + stats[0], units + stats[1], chars + stats[2]
+    if units == 0 or chars == 0:
+        return {"lstm_score": None, "lstm_bpc": None, "lstm_perplexity": None}
+    bpc = nll / LN2 / chars
+    return {"lstm_score": 2.0**-bpc, "lstm_bpc": bpc, "lstm_perplexity": math.exp(nll / units)}
+
+
+@Language.factory(
+    "lstm_generator",
+    assigns=["doc._.lstm_perplexity", "doc._.lstm_bpc"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "seq_length": 100,
+        "scorer": {"@scorers": "spacy_lstm.language_model_scorer.v1"},
+    },
+    default_score_weights=SCORE_WEIGHTS,
+)
+def make_lstm_generator(
+    nlp: Language, name: str, model: Model, seq_length: int, scorer: Optional[Callable]
+) -> "LSTMGenerator":
+    """An LSTM language model: trains on raw text, scores docs, generates text."""
+    return LSTMGenerator(nlp.vocab, model, name, seq_length=seq_length, scorer=scorer, tokenizer=nlp.tokenizer)
+
+
+class LSTMGenerator(KerasComponentMixin, TrainablePipe):
+    """LSTM language model component (see the module docstring)."""
+
+    def __init__(
+        self,
+        vocab,
+        model: Model,
+        name: str = "lstm_generator",
+        *,
+        seq_length: int = 100,
+        scorer: Optional[Callable] = language_model_score,
+        tokenizer: Optional[Callable[[str], Doc]] = None,
+    ) -> None:
+        try:
+            check_integer("seq_length", seq_length, 1)
+        except ValueError as err:
+            raise ValueError(f"[{name}] {err}") from None
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg = {"seq_length": seq_length}
+        self._tokenizer = tokenizer
+        self._rng = numpy.random.default_rng(0)
+        self.n_units_trained = 0  # target units seen by update() in this process
+
+    @property
+    def level(self) -> str:
+        return self.model.attrs["cfg"]["level"]
+
+    @property
+    def seq_length(self) -> int:
+        return self.cfg["seq_length"]
+
+    @property
+    def units(self) -> List[str]:
+        """The unit table: padding, unknown, then the units by training frequency."""
+        return list(self.model.attrs["unit_table"].tokens)
+
+    # -- training ---------------------------------------------------------------------------
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
+        """Build the unit table from all training texts and the network with fresh weights."""
+        if callable(get_examples) and not any(True for _ in get_examples()):
+            raise ValueError(
+                f"[{self.name}] The training corpus is empty: check [paths.train] / the reader's "
+                "path, or pass examples to nlp.initialize(get_examples)."
+            )
+        validate_get_examples(get_examples, "LSTMGenerator.initialize")
+        docs = [eg.reference for eg in get_examples()]
+        try:
+            check_training_text(docs, self.level, self.seq_length)
+            self.model.initialize(X=docs)
+        except ValueError as err:
+            raise ValueError(f"[{self.name}] {err}") from None
+
+    def _training_batch(self, examples: List[Example]):
+        """All windows of the examples' texts: (inputs, targets, weights), each window at a
+        random offset for texts longer than two windows, so the borders move between epochs."""
+        index = unit_index(self.model)
+        L = self.seq_length
+        parts = []
+        for eg in examples:
+            ids = index.encode(doc_units(eg.predicted, self.level))
+            offset = int(self._rng.integers(0, L)) if len(ids) > 2 * L else 0
+            inputs, targets, weights = cut_windows(ids, L, offset)
+            if len(inputs):
+                parts.append((inputs, targets, weights))
+        if not parts:
+            return None
+        batch = tuple(numpy.concatenate([p[i] for p in parts]) for i in range(3))
+        self.n_units_trained += int(batch[2].sum())
+        return batch
+
+    def get_loss(self, examples, scores):
+        raise NotImplementedError("lstm_generator computes its loss inside the Keras graph (see update).")
+
+    # -- scoring docs -----------------------------------------------------------------------
+
+    def predict(self, docs: Iterable[Doc]) -> numpy.ndarray:
+        """[n_docs, 3]: negative log-likelihood (nats), units scored, characters scored."""
+        docs = list(docs)
+        self._require_initialized()
+        if not docs:
+            return numpy.zeros((0, 3))
+        return score_docs(self.model, docs, self.seq_length)
+
+    def set_annotations(self, docs: Iterable[Doc], stats) -> None:
+        for doc, (nll, units, chars) in zip(docs, stats):
+            if units:
+                doc._.lstm_lm_stats = (float(nll), int(units), int(chars))
+                doc._.lstm_perplexity = math.exp(nll / units)
+                doc._.lstm_bpc = nll / LN2 / chars if chars else None
+            else:  # fewer than two units: nothing to score
+                doc._.lstm_lm_stats = doc._.lstm_perplexity = doc._.lstm_bpc = None
+
+    # -- generation -------------------------------------------------------------------------
+
+    def generate(
+        self,
+        prompt: str = "",
+        *,
+        n: int = 1,
+        max_length: int = 200,
+        temperature: float = 1.0,
+        top_k: Optional[int] = None,
+        top_p: Optional[float] = None,
+        seed: Optional[int] = None,
+        stop: Union[None, str, Sequence[str]] = None,
+    ) -> List[str]:
+        """Write n continuations of `prompt` (the prompt is not repeated), as one batch.
+
+        max_length: units to generate at most (characters, or tokens at level "token").
+        temperature: 0 = greedy; top_k / top_p: see spacy_lstm.sampling.
+        seed: same seed and arguments, same texts; None = not reproducible.
+        stop: string(s); a text ends before the first one it contains (not included).
+        """
+        texts = [""] * n if isinstance(n, int) and n > 0 else []
+        for pieces in self._iter(prompt, n, max_length, temperature, top_k, top_p, seed, stop):
+            texts = [t + p for t, p in zip(texts, pieces)]
+        return texts
+
+    def generate_stream(
+        self,
+        prompt: str = "",
+        *,
+        max_length: int = 200,
+        temperature: float = 1.0,
+        top_k: Optional[int] = None,
+        top_p: Optional[float] = None,
+        seed: Optional[int] = None,
+        stop: Union[None, str, Sequence[str]] = None,
+    ) -> Iterator[str]:
+        """Like generate(n=1) but yields the text piece by piece as it is written; the pieces
+        join to exactly generate(...)[0] with the same arguments."""
+        for pieces in self._iter(prompt, 1, max_length, temperature, top_k, top_p, seed, stop):
+            if pieces[0]:
+                yield pieces[0]
+
+    def _iter(self, prompt, n, max_length, temperature, top_k, top_p, seed, stop):
+        validate_sampling_args(temperature, top_k, top_p, n, max_length)
+        stops = check_stop(stop)
+        if not isinstance(prompt, str):
+            raise ValueError(f"prompt must be a string, got {type(prompt).__name__}.")
+        check_integer("seed", seed, 0, none="not reproducible")
+        self._require_initialized()
+        return iter_generation(
+            get_shim(self.model), unit_index(self.model), self.prompt_ids(prompt), n=n,
+            max_length=max_length, temperature=temperature, top_k=top_k, top_p=top_p,
+            seed=seed, stop=stops,
+        )
+
+    def prompt_ids(self, prompt: str) -> numpy.ndarray:
+        """The prompt as unit ids. Units not in the table become the unknown id. An empty
+        prompt starts from a newline (or, without one in the table, the most frequent unit)."""
+        index = unit_index(self.model)
+        if self.level == "char":
+            units = list(prompt)
+        else:
+            if self._tokenizer is None:
+                raise ValueError(f"[{self.name}] a token-level generator needs the pipeline's tokenizer.")
+            units = doc_units(self._tokenizer(prompt), "token")
+        if not units:
+            start = "\n" if "\n" in index.ids else index.table.tokens[2]
+            return numpy.asarray([index.ids[start]], dtype="int32")
+        return index.encode(units)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _is_initialized(self) -> bool:
+        return generator_is_initialized(self.model)
+
+    def add_label(self, label: str) -> int:
+        raise NotImplementedError("lstm_generator has no labels.")
+
+
+__all__ = ["LSTMGenerator", "make_lstm_generator", "language_model_score"]

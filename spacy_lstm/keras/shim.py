@@ -1,0 +1,328 @@
+"""A Keras 3 network behind thinc's `Shim` interface (TensorFlow backend).
+
+thinc's own TensorFlowWrapper is Keras-2-only and copied every weight through NumPy on each
+update. This shim keeps forward, backward and the optimizer step inside compiled TensorFlow
+graphs (`tf.function`), and stores weights as plain NumPy arrays keyed by Keras variable path
+inside thinc's msgpack model file: no pickle, no Keras archive, no code from the model
+directory. The network is always rebuilt from the config, lazily, in the process that uses it.
+"""
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy
+import srsly
+from thinc.api import Optimizer
+from thinc.shims import Shim
+
+from ..errors import ForkedProcessError, ModelDataError
+from . import fork
+from .backend import keras, tf
+from .losses import ACTIVATIONS, LOSSES, NUMPY_ACTIVATIONS
+from .optimizer import OptimizerLink
+
+WEIGHTS_FORMAT = "spacy-lstm.weights"
+WEIGHTS_VERSION = 1
+
+Weights = Dict[str, numpy.ndarray]
+
+
+def as_tensors(inputs):
+    """A network input (one array, or a tuple of arrays for multi-input networks) as tensors."""
+    return tf.nest.map_structure(tf.convert_to_tensor, inputs)
+
+
+class KerasShim(Shim):
+    """A Keras 3 network behind thinc's Shim interface.
+
+    build_network: makes the (untrained) Keras model from the spaCy config; called lazily,
+        in the process that uses it.
+    loss: name in losses.LOSSES used by the compiled training steps.
+    activation: name in losses.ACTIVATIONS applied to the logits at prediction.
+    numpy_forward: (weights by path, inputs) -> logits, the same network in NumPy, used
+        where TensorFlow cannot run (forked workers). Optional.
+    """
+
+    def __init__(
+        self,
+        build_network: Callable[[], "keras.Model"],
+        *,
+        loss: str,
+        activation: str,
+        numpy_forward: Optional[Callable[[Weights, Any], numpy.ndarray]] = None,
+    ):
+        super().__init__(None, config={"loss": loss, "activation": activation})
+        self._build_network = build_network
+        self._loss = LOSSES[loss]
+        self._activation = ACTIVATIONS[activation]
+        self._numpy_forward = numpy_forward
+        self._weights: Optional[Weights] = None  # arrays not yet in a network
+        self._snapshot: Optional[Weights] = None  # arrays for forked workers
+        self._snapshot_version = -1
+        self._version = 0
+        self._graphs: Dict[str, Callable] = {}
+        self._optimizer = OptimizerLink()
+        self._grad_accumulators: Optional[List[Any]] = None
+        self._has_accumulated = False
+        self._pending: List[tuple] = []  # batches waiting for finish_update
+        fork.track(self)
+
+    # -- the network ------------------------------------------------------------------------
+
+    @property
+    def is_built(self) -> bool:
+        return self._model is not None
+
+    @property
+    def has_weights(self) -> bool:
+        return self._model is not None or self._weights is not None
+
+    @property
+    def network(self) -> "keras.Model":
+        """The Keras model, built on first use with any weights loaded from disk."""
+        fork.require_tensorflow("Building or training the Keras network")
+        if self._model is None:
+            model = self._build_network()
+            if self._weights is not None:
+                self._assign(model, self._weights)
+                self._weights = None
+            self._model = model
+        return self._model
+
+    def build(self) -> None:
+        """Build the network now: with the loaded weights, or fresh random ones."""
+        self.network
+
+    def rebuild(self, build_network: Callable[[], "keras.Model"], weights: Optional[Weights] = None) -> None:
+        """Swap in a new architecture (e.g. more output labels), with the given weights or,
+        without them, freshly initialised ones."""
+        self._build_network = build_network
+        self._model = None
+        self._weights = dict(weights) if weights is not None else None
+        self._graphs.clear()
+        self._optimizer = OptimizerLink()
+        self._grad_accumulators = None
+        self._has_accumulated = False
+        self._pending = []
+        self._version += 1
+
+    # -- weights as plain arrays ------------------------------------------------------------
+
+    def get_weights(self) -> Weights:
+        """Weights by variable path (e.g. "lstm_textcat/embedding/embeddings")."""
+        if self._model is None:
+            return dict(self._weights or {})
+        if not fork.tensorflow_usable():
+            return dict(self._snapshot or {})
+        return {v.path: numpy.asarray(v.numpy()) for v in self._model.weights}
+
+    def set_weights(self, weights: Weights) -> None:
+        if self._model is None:
+            self._weights = dict(weights)
+        else:
+            self._assign(self._model, weights)
+        self._version += 1
+
+    @staticmethod
+    def _assign(model: "keras.Model", weights: Weights) -> None:
+        expected = {v.path: tuple(v.shape) for v in model.weights}
+        got = {path: tuple(numpy.shape(array)) for path, array in weights.items()}
+        if expected != got:
+            missing = sorted(set(expected) - set(got))
+            extra = sorted(set(got) - set(expected))
+            wrong = sorted(p for p in set(expected) & set(got) if expected[p] != got[p])
+            raise ModelDataError(
+                "The saved weights do not fit the network built from the config "
+                f"(missing: {missing[:5]}, unexpected: {extra[:5]}, wrong shape: "
+                f"{[(p, got[p], expected[p]) for p in wrong[:5]]}). Load the weights with the "
+                "config they were trained with, or retrain."
+            )
+        for variable in model.weights:
+            variable.assign(weights[variable.path])
+
+    def snapshot_weights(self) -> None:
+        """Cache the weights as arrays (before a fork, so forked workers can predict)."""
+        if self._model is not None and fork.tensorflow_usable() and self._snapshot_version != self._version:
+            self._snapshot = self.get_weights()
+            self._snapshot_version = self._version
+
+    def to_bytes(self) -> bytes:
+        weights = self.get_weights()
+        return srsly.msgpack_dumps(
+            {
+                "format": WEIGHTS_FORMAT,
+                "version": WEIGHTS_VERSION,
+                "weights": [[path, numpy.ascontiguousarray(a)] for path, a in weights.items()],
+            }
+        )
+
+    def from_bytes(self, data: bytes) -> "KerasShim":
+        try:
+            msg = srsly.msgpack_loads(data)
+        except Exception as err:
+            raise ModelDataError(f"The model weights could not be read ({err}).") from None
+        if not isinstance(msg, dict) or msg.get("format") != WEIGHTS_FORMAT:
+            raise ModelDataError("The model weights are not in spacy-lstm's format.")
+        weights = {path: numpy.asarray(array) for path, array in msg["weights"]}
+        if weights:
+            self._model = None
+            self._graphs.clear()
+            self._optimizer = OptimizerLink()
+            self._weights = weights
+            self._snapshot = weights
+            self._version += 1
+            self._snapshot_version = self._version
+        return self
+
+    def to_device(self, device_type: str, device_id: int) -> None:
+        """TensorFlow places the network itself (on a GPU when it sees one)."""
+
+    def copy(self) -> "KerasShim":
+        clone = type(self)(
+            self._build_network,
+            loss=self.cfg["loss"],
+            activation=self.cfg["activation"],
+            numpy_forward=self._numpy_forward,
+        )
+        if self.has_weights:
+            clone.set_weights(self.get_weights())
+        return clone
+
+    def __deepcopy__(self, memo):
+        return self.copy()
+
+    # -- prediction -------------------------------------------------------------------------
+
+    def predict(self, inputs) -> numpy.ndarray:
+        if not fork.tensorflow_usable():
+            return NUMPY_ACTIVATIONS[self.cfg["activation"]](self.numpy_logits(inputs)).astype("float32")
+        return self._graph(self._predict_graph)(as_tensors(inputs)).numpy()
+
+    def numpy_logits(self, inputs) -> numpy.ndarray:
+        """The network's logits computed by its NumPy twin (in forked workers)."""
+        weights = self._snapshot if self._model is not None else self._weights
+        if self._numpy_forward is None or weights is None:
+            raise ForkedProcessError("Prediction with this network")
+        return self._numpy_forward(weights, inputs)
+
+    # -- training ---------------------------------------------------------------------------
+
+    def update(self, inputs, targets, weights, optimizer: Optional[Optimizer], *, on_loss: Callable[[float], None]) -> None:
+        """Train on one batch. With an optimizer the step runs now. Without one (spaCy's
+        training loop calls `update(sgd=False)` and then `finish_update(optimizer)`), the batch
+        waits for `finish_update`, so that a step is still ONE fused graph call; several
+        waiting batches (gradient accumulation) are summed first. `on_loss` gets the loss."""
+        self._pending.append((inputs, targets, weights, on_loss))
+        if optimizer:
+            self.finish_update(optimizer)
+
+    def finish_update(self, optimizer: Optimizer) -> None:
+        pending, self._pending = self._pending, []
+        if len(pending) == 1 and not self._has_accumulated:
+            inputs, targets, weights, on_loss = pending[0]
+            on_loss(self.train_step(inputs, targets, weights, optimizer))
+            return
+        for inputs, targets, weights, on_loss in pending:
+            on_loss(self.accumulate_gradients(inputs, targets, weights))
+        if self._has_accumulated:
+            self._sync_optimizer(optimizer)
+            self._graph(self._apply_accumulated_graph)()
+            self._has_accumulated = False
+            self._version += 1
+
+    def train_step(self, inputs, targets, weights, optimizer: Optimizer) -> float:
+        """One compiled forward + backward + optimizer step; returns the loss."""
+        self._sync_optimizer(optimizer)
+        loss = self._graph(self._train_step_graph)(
+            as_tensors(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights)
+        )
+        self._version += 1
+        return float(loss)
+
+    def accumulate_gradients(self, inputs, targets, weights) -> float:
+        """Compute the loss gradient and add it to the accumulators (for `finish_update`)."""
+        self._ensure_accumulators()
+        loss = self._graph(self._accumulate_loss_graph)(
+            as_tensors(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights)
+        )
+        self._has_accumulated = True
+        return float(loss)
+
+    def begin_update(self, inputs) -> Tuple[numpy.ndarray, Callable]:
+        """thinc's protocol: outputs now, gradients of the outputs later. The backward pass
+        recomputes the forward pass under a tape (dropout masks are drawn again)."""
+        outputs = self.predict(inputs)
+
+        def backprop(d_outputs):
+            self._ensure_accumulators()
+            self._graph(self._accumulate_vjp_graph)(
+                as_tensors(inputs), tf.convert_to_tensor(numpy.asarray(d_outputs, dtype="float32"))
+            )
+            self._has_accumulated = True
+            return None
+
+        return outputs, backprop
+
+    def _ensure_accumulators(self) -> None:
+        if self._grad_accumulators is None:
+            self._grad_accumulators = [
+                tf.Variable(tf.zeros_like(v.value), trainable=False) for v in self.network.trainable_variables
+            ]
+
+    def _sync_optimizer(self, optimizer: Optimizer) -> None:
+        if self._optimizer.sync(optimizer, self.network.trainable_variables):
+            for body in (self._train_step_graph, self._apply_accumulated_graph):
+                self._graphs.pop(body.__name__, None)
+
+    @property
+    def keras_optimizer(self):
+        """The Keras optimizer that the last update used (None before training)."""
+        return self._optimizer.keras_optimizer
+
+    # -- compiled graphs --------------------------------------------------------------------
+
+    def _graph(self, body: Callable, **tf_function_kwargs) -> Callable:
+        """The compiled `tf.function` of one of the `*_graph` methods, traced on first use and
+        kept until the network or the optimizer changes."""
+        self.network  # build (and load weights) eagerly, never while a graph is traced
+        fn = self._graphs.get(body.__name__)
+        if fn is None:
+            tf_function_kwargs.setdefault("reduce_retracing", True)
+            fn = self._graphs[body.__name__] = tf.function(body, **tf_function_kwargs)
+        return fn
+
+    def _predict_graph(self, inputs):
+        return self._activation(self.network(inputs, training=False))
+
+    def _train_step_graph(self, inputs, targets, weights):
+        network = self.network
+        with tf.GradientTape() as tape:
+            loss = self._loss(targets, network(inputs, training=True), weights)
+        grads = tape.gradient(loss, network.trainable_variables)
+        self.keras_optimizer.apply(grads, network.trainable_variables)
+        return loss
+
+    def _accumulate_loss_graph(self, inputs, targets, weights):
+        network = self.network
+        with tf.GradientTape() as tape:
+            loss = self._loss(targets, network(inputs, training=True), weights)
+        self._add_to_accumulators(tape.gradient(loss, network.trainable_variables))
+        return loss
+
+    def _accumulate_vjp_graph(self, inputs, d_outputs):
+        network = self.network
+        with tf.GradientTape() as tape:
+            outputs = self._activation(network(inputs, training=True))
+        grads = tape.gradient(outputs, network.trainable_variables, output_gradients=d_outputs)
+        self._add_to_accumulators(grads)
+        return tf.constant(0.0)
+
+    def _add_to_accumulators(self, grads):
+        for acc, grad in zip(self._grad_accumulators, grads):
+            if grad is not None:
+                acc.assign_add(tf.convert_to_tensor(grad))
+
+    def _apply_accumulated_graph(self):
+        variables = self.network.trainable_variables
+        self.keras_optimizer.apply([tf.identity(a) for a in self._grad_accumulators], variables)
+        for acc in self._grad_accumulators:
+            acc.assign(tf.zeros_like(acc))
+        return tf.constant(0.0)

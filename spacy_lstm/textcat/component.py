@@ -1,0 +1,221 @@
+"""`lstm_textcat` and `lstm_textcat_multilabel`: spaCy's textcat contract, an LSTM inside.
+
+The components subclass spaCy's own TextCategorizer classes, so labels, `positive_label`,
+`threshold`, `add_label`, gold validation, scorers and serialisation behave exactly as in
+`textcat`. What differs is the training step: the loss is computed inside the compiled
+Keras graph as cross-entropy (softmax for exclusive classes, per-label sigmoid for
+multilabel) rather than spaCy's squared error on the scores.
+"""
+from itertools import islice
+from typing import Callable, Iterable, List, Optional
+
+import numpy
+from spacy.errors import Errors
+from spacy.language import Language
+from spacy.pipeline.textcat import TextCategorizer, textcat_score
+from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer, textcat_multilabel_score
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples, validate_get_examples
+from thinc.api import Config, Model
+
+from ..component import KerasComponentMixin
+from .architecture import is_initialized, textcat_features
+from .featurize import network_inputs
+
+MODEL_CONFIG = """
+[model]
+@architectures = "spacy_lstm.LSTMTextCat.v1"
+exclusive_classes = {exclusive}
+attr = "LOWER"
+max_vocab = 20000
+min_freq = 1
+max_length = 400
+truncation = "head_tail"
+embedding_dim = 128
+static_vectors = false
+freeze_vectors = false
+lstm_width = 128
+lstm_depth = 1
+bidirectional = true
+dropout = 0.2
+recurrent_dropout = 0.0
+pooling = "max_mean"
+attention_width = 64
+hidden_width = 0
+bow_ngram_size = 2
+bow_length = 262144
+bow_max_length = 5000
+batch_size = 256
+nO = null
+"""
+SCORE_WEIGHTS = {
+    "cats_score": 1.0,
+    "cats_score_desc": None,
+    "cats_micro_p": None,
+    "cats_micro_r": None,
+    "cats_micro_f": None,
+    "cats_macro_p": None,
+    "cats_macro_r": None,
+    "cats_macro_f": None,
+    "cats_macro_auc": None,
+    "cats_f_per_type": None,
+}
+EPSILON = 1e-7
+
+
+def default_config(exclusive: bool) -> dict:
+    """The factory defaults: spaCy's textcat threshold and scorer for the same mode."""
+    return {
+        "threshold": 0.0 if exclusive else 0.5,
+        "model": Config().from_str(MODEL_CONFIG.format(exclusive=str(exclusive).lower()))["model"],
+        "scorer": {"@scorers": "spacy.textcat_scorer.v2" if exclusive else "spacy.textcat_multilabel_scorer.v2"},
+    }
+
+
+@Language.factory(
+    "lstm_textcat", assigns=["doc.cats"], default_config=default_config(True), default_score_weights=SCORE_WEIGHTS
+)
+def make_lstm_textcat(
+    nlp: Language, name: str, model: Model[List[Doc], List], threshold: float, scorer: Optional[Callable]
+) -> "LSTMTextCategorizer":
+    """Exclusive classes (one label per doc), softmax over an LSTM's pooled states."""
+    return LSTMTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer)
+
+
+@Language.factory(
+    "lstm_textcat_multilabel",
+    assigns=["doc.cats"],
+    default_config=default_config(False),
+    default_score_weights=SCORE_WEIGHTS,
+)
+def make_lstm_textcat_multilabel(
+    nlp: Language, name: str, model: Model[List[Doc], List], threshold: float, scorer: Optional[Callable]
+) -> "LSTMMultiLabelTextCategorizer":
+    """Any number of labels per doc (missing values allowed), a sigmoid per label."""
+    return LSTMMultiLabelTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer)
+
+
+class LSTMTextCatMixin(KerasComponentMixin):
+    """What the LSTM classifiers share; the label logic comes from spaCy's classes."""
+
+    name: str
+    model: Model
+    labels: tuple
+    support_missing_values: bool
+
+    def predict(self, docs: Iterable[Doc]):
+        """Scores for every doc (empty docs included: they get a valid distribution)."""
+        docs = list(docs)
+        self._require_initialized()
+        if not docs:
+            return numpy.zeros((0, len(self.labels)), dtype="float32")
+        return self.model.predict(docs)
+
+    def _training_batch(self, examples: List[Example]):
+        """The docs' network inputs, the gold cats and which of them are not missing."""
+        self._validate_categories(examples)
+        self._check_known_labels(examples)
+        truths, not_missing = self._examples_to_truth(examples)
+        features = textcat_features(self.model, [eg.predicted for eg in examples])
+        inputs = network_inputs(features, range(len(examples)))
+        return inputs, numpy.asarray(truths, dtype="float32"), numpy.asarray(not_missing, dtype="float32")
+
+    def get_loss(self, examples: Iterable[Example], scores):
+        """Cross-entropy of the scores and its gradient with respect to the scores."""
+        examples = list(examples)
+        validate_examples(examples, f"{type(self).__name__}.get_loss")
+        self._validate_categories(examples)
+        self._check_known_labels(examples)
+        truths, not_missing = self._examples_to_truth(examples)
+        p = numpy.clip(self.model.ops.to_numpy(scores), EPSILON, 1.0 - EPSILON)
+        truths = numpy.asarray(truths, dtype="float32")
+        mask = numpy.asarray(not_missing, dtype="float32")
+        if self.support_missing_values:  # independent sigmoids
+            loss_cells = -(truths * numpy.log(p) + (1 - truths) * numpy.log(1 - p)) * mask
+            d_scores = (p - truths) / (p * (1 - p)) * mask
+            loss = loss_cells.sum() / max(mask.sum(), 1.0)
+            d_scores /= max(mask.sum(), 1.0)
+        else:
+            loss = -(truths * numpy.log(p)).sum() / len(examples)
+            d_scores = -truths / p / len(examples)
+        return float(loss), self.model.ops.asarray2f(d_scores.astype("float32"))
+
+    def _initialize_model(self, get_examples: Callable[[], Iterable[Example]]) -> None:
+        """Build the token table from ALL training docs (spaCy's textcat uses a sample of
+        ten, which is enough for its shapes but not for a vocabulary) and the network."""
+        self._require_labels()
+        docs = [eg.reference for eg in get_examples()]
+        if not docs:
+            raise ValueError(Errors.E923.format(name=self.name))
+        label_sample, _ = self._examples_to_truth(list(islice(get_examples(), 10)))
+        self.model.initialize(X=docs, Y=label_sample)
+
+    def _check_known_labels(self, examples: List[Example]) -> None:
+        known = set(self.labels)
+        for eg in examples:
+            unknown = [label for label in eg.reference.cats if label not in known]
+            if unknown:
+                raise ValueError(
+                    f"[{self.name}] The gold annotation has label(s) {unknown} that the "
+                    f"component does not know (labels: {list(self.labels)}). Add them with "
+                    f"`nlp.get_pipe('{self.name}').add_label(...)` before training, or list "
+                    "them in [initialize.components] labels."
+                )
+
+    def _is_initialized(self) -> bool:
+        return is_initialized(self.model)
+
+
+class LSTMTextCategorizer(LSTMTextCatMixin, TextCategorizer):
+    """Exclusive-class text classifier with a Keras LSTM model."""
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Iterable[str]] = None,
+        positive_label: Optional[str] = None,
+    ) -> None:
+        """Labels from the data (or given), checked as spaCy's textcat checks them."""
+        validate_get_examples(get_examples, "LSTMTextCategorizer.initialize")
+        self._validate_categories(get_examples())
+        for label in labels if labels is not None else (c for eg in get_examples() for c in eg.y.cats):
+            self.add_label(label)
+        if len(self.labels) < 2:
+            raise ValueError(Errors.E867)
+        if positive_label is not None:
+            if positive_label not in self.labels:
+                raise ValueError(Errors.E920.format(pos_label=positive_label, labels=self.labels))
+            if len(self.labels) != 2:
+                raise ValueError(Errors.E919.format(pos_label=positive_label, labels=self.labels))
+        self.cfg["positive_label"] = positive_label
+        self._initialize_model(get_examples)
+
+
+class LSTMMultiLabelTextCategorizer(LSTMTextCatMixin, MultiLabel_TextCategorizer):
+    """Multi-label text classifier with a Keras LSTM model; missing labels are not penalised."""
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Iterable[str]] = None,
+    ) -> None:
+        """Labels from the data (or given); any single- or multi-label annotation is valid."""
+        validate_get_examples(get_examples, "LSTMMultiLabelTextCategorizer.initialize")
+        for label in labels if labels is not None else (c for eg in get_examples() for c in eg.y.cats):
+            self.add_label(label)
+        self._validate_categories(list(islice(get_examples(), 10)))
+        self._initialize_model(get_examples)
+
+
+__all__ = [
+    "LSTMTextCategorizer",
+    "LSTMMultiLabelTextCategorizer",
+    "make_lstm_textcat",
+    "make_lstm_textcat_multilabel",
+    "textcat_score",
+    "textcat_multilabel_score",
+]
