@@ -25,8 +25,8 @@ ENTRY_POINTS = {
         "spacy_lstm.language_model_scorer.v1 = spacy_lstm.generator.component:make_language_model_scorer",
     ],
     "spacy_cli": [
-        "lstm-generate = spacy_lstm.cli_generate:generate_cli",
-        "lstm-classify = spacy_lstm.cli:classify_cli",
+        "lstm-generate = spacy_lstm.cli.generate:generate_cli",
+        "lstm-classify = spacy_lstm.cli.classify:classify_cli",
     ],
     "console_scripts": ["spacy-lstm = spacy_lstm.__main__:main"],
 }

@@ -53,14 +53,14 @@ def time_pipe(nlp, texts, batch_size):
 
 
 def time_cli(nlp, src, out, batch_size, n_process):
-    from spacy_lstm.batch import classify
+    from spacy_lstm.classify.local import classify
 
     s = classify(nlp, [str(src)], out, batch_size=batch_size, n_process=n_process, overwrite=True)
     return s.classified / s.seconds
 
 
 def peak_tracemalloc(nlp, src, out, batch_size):
-    from spacy_lstm.batch import classify
+    from spacy_lstm.classify.local import classify
 
     tracemalloc.start()
     classify(nlp, [str(src)], out, batch_size=batch_size, overwrite=True)
@@ -72,7 +72,7 @@ def peak_tracemalloc(nlp, src, out, batch_size):
 RSS_SCRIPT = """
 import resource, sys
 sys.path.insert(0, {repo!r})
-from spacy_lstm.batch import classify
+from spacy_lstm.classify.local import classify
 classify({model!r}, [{src!r}], {out!r}, batch_size={bs}, overwrite=True)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

@@ -2,8 +2,8 @@
 commands, with the same options, as ``spacy lstm-classify`` and ``spacy lstm-generate``."""
 import typer
 
-from .cli import classify_cli
-from .cli_generate import generate_cli
+from .cli.classify import classify_cli
+from .cli.generate import generate_cli
 
 app = typer.Typer(name="spacy_lstm", help="spacy-lstm command-line interface", rich_markup_mode=None)
 

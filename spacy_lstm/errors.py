@@ -21,3 +21,8 @@ class ForkedProcessError(RuntimeError):
             "method. Forked workers can only predict, through the NumPy twin of the network."
         )
         self.task = task
+
+
+class BatchError(Exception):
+    """A fatal problem of a batch job (bad arguments, unreadable model, refusing to
+    overwrite); the CLI reports it and exits with status 1."""

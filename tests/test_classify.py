@@ -1,4 +1,4 @@
-"""Tests for the batch classification CLI (spacy_lstm.batch, .batch_ray, .cli)."""
+"""Tests for the batch classification job and its CLI (spacy_lstm.classify, spacy_lstm.cli)."""
 import csv
 import gzip
 import json
@@ -15,14 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from spacy_lstm.__main__ import app as main_app
-from spacy_lstm.batch import (
-    EXIT_FATAL,
-    EXIT_OK,
-    EXIT_RECORD_ERRORS,
-    BatchError,
-    classify,
-    truncate_partial_line,
-)
+from spacy_lstm.classify.job import EXIT_FATAL, EXIT_OK, EXIT_RECORD_ERRORS
+from spacy_lstm.classify.local import classify
+from spacy_lstm.classify.writer import truncate_partial_line
+from spacy_lstm.errors import BatchError
 
 from conftest import make_review
 
@@ -328,7 +324,7 @@ def test_cli_exit_codes_and_refuse_overwrite(textcat_model_dir, tmp_path):
 
 def test_registered_on_spacy_cli():
     from spacy.cli._util import app
-    from spacy_lstm.cli import classify_cli
+    from spacy_lstm.cli.classify import classify_cli
 
     commands = {c.name: c.callback for c in app.registered_commands}
     assert commands.get("lstm-classify") is classify_cli
@@ -402,7 +398,7 @@ def ray_local():
 
 
 def test_ray_engine_matches_local(ray_local, nlp, tmp_path, textcat_model_dir):
-    from spacy_lstm.batch_ray import classify_ray
+    from spacy_lstm.classify.ray import classify_ray
 
     src = tmp_path / "r.jsonl"
     n_bad = write_reviews_jsonl(src, 300, bad_every=23)
@@ -435,7 +431,7 @@ def test_ray_missing_gives_install_hint(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    from spacy_lstm.batch_ray import import_ray
+    from spacy_lstm.classify.ray import import_ray
 
     with pytest.raises(BatchError, match=r"pip install 'spacy-lstm\[ray\]'"):
         import_ray()

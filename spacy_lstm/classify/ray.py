@@ -6,7 +6,7 @@ the local engine (bad records become error rows, never exceptions) ->
 ``map_batches`` with an actor pool of :class:`PipelineActor` (a callable class
 that loads the spaCy pipeline once per actor) -> the driver iterates the result
 **in input order** (``preserve_order``), gives every row its global sequential
-position and writes through the same :class:`~spacy_lstm.batch.ExactlyOnceWriter`
+position and writes through the same :class:`~spacy_lstm.classify.writer.ExactlyOnceWriter`
 as the local engine: a single JSONL file (plus ``<output>.errors.jsonl``) with
 the same content as the local engine's, and the same ``--resume`` semantics.
 
@@ -22,16 +22,10 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import srsly
 
-from .batch import (
-    BatchError,
-    ExactlyOnceWriter,
-    RecordReader,
-    Source,
-    Summary,
-    expand_inputs,
-    prediction_payload,
-    resolve_output,
-)
+from ..errors import BatchError
+from .inputs import RecordReader, Source
+from .job import Summary, open_job, prediction_payload
+from .writer import ExactlyOnceWriter
 
 RAY_MISSING = (
     "The Ray engine needs Ray Data, which is not installed. "
@@ -109,24 +103,19 @@ def classify_ray(
     address: Optional[str] = None,
     num_actors: Optional[int] = None,
 ) -> Summary:
-    """Same job as :func:`spacy_lstm.batch.classify`, on Ray Data.
+    """Same job as :func:`spacy_lstm.classify.local.classify`, on Ray Data.
 
     Connects to ``address`` (e.g. ``"auto"``) or starts a local Ray instance
     (and shuts it down afterwards) unless Ray is already initialized.
     """
     ray = import_ray()
-    if batch_size < 1:
-        raise BatchError("--batch-size must be >= 1")
     model_path = Path(model)
     if model_path.exists():
         model = str(model_path.resolve())  # actors may run in another working directory
-    sources = expand_inputs(inputs, input_format)
+    sources, writer, summary = open_job(
+        inputs, output, input_format=input_format, batch_size=batch_size, resume=resume, overwrite=overwrite
+    )
     source_map = {_norm(str(s.path)): [i, s.kind, s.name] for i, s in enumerate(sources)}
-    output = resolve_output(Path(output))
-    writer = ExactlyOnceWriter(output, resume=resume, overwrite=overwrite).open()
-    summary = Summary()
-    summary.output, summary.errors_path = output, writer.errors_path
-    summary.previous_errors = writer.previous_errors
     started = False
     pbar = None
     try:

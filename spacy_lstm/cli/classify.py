@@ -1,8 +1,8 @@
 """``spacy lstm-classify``: batch classification of review documents.
 
 Registered on spaCy's CLI app through the ``spacy_cli`` entry point
-(``lstm-classify = spacy_lstm.cli:classify_cli``) and also available as
-``python -m spacy_lstm classify``.
+(``lstm-classify = spacy_lstm.cli.classify:classify_cli``) and also available as
+``python -m spacy_lstm classify`` and ``spacy-lstm classify``.
 """
 from pathlib import Path
 from typing import List, Optional
@@ -12,20 +12,14 @@ from wasabi import msg
 
 from spacy.cli._util import Arg, Opt, app, import_code, setup_gpu
 
-from .batch import (
-    EXIT_FATAL,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_RECORD_ERRORS,
-    FORMATS,
-    BatchError,
-    Summary,
-    classify,
-)
+from ..classify.inputs import FORMATS
+from ..classify.job import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_RECORD_ERRORS, Summary
+from ..classify.local import classify
+from ..errors import BatchError
 
-# lstm_textcat sorts each nlp.pipe batch into length buckets: 1,000 documents bucket tighter
-# than 256 (3,247 vs 2,419 docs/s on MR-like reviews, 2 cores). One process: TensorFlow
-# already uses every core, and forked workers run the slower NumPy runtime.
+# lstm_textcat sorts each nlp.pipe batch into length buckets, and a larger batch buckets
+# tighter (less padding); a crash re-does at most one batch. One process: TensorFlow already
+# uses every core, and forked workers run the slower NumPy twin of the network.
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_N_PROCESS = 1
 
@@ -82,7 +76,7 @@ def classify_cli(
             setup_gpu(use_gpu, silent=quiet)
             summary = classify(model, inputs, output, n_process=n_process, **kwargs)
         elif engine == "ray":
-            from .batch_ray import classify_ray
+            from ..classify.ray import classify_ray
 
             summary = classify_ray(model, inputs, output, address=address, num_actors=num_actors, **kwargs)
         else:

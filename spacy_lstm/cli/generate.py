@@ -1,7 +1,8 @@
 """``spacy lstm-generate``: write text with a trained `lstm_generator` pipeline.
 
 Registered on spaCy's CLI app through the ``spacy_cli`` entry point
-(``lstm-generate = spacy_lstm.cli_generate:generate_cli``).
+(``lstm-generate = spacy_lstm.cli.generate:generate_cli``) and also available as
+``python -m spacy_lstm generate`` and ``spacy-lstm generate``.
 """
 from pathlib import Path
 from typing import List, Optional
