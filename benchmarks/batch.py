@@ -24,8 +24,6 @@ import time
 import tracemalloc
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 WORDS = ("the movie film plot acting was a and it this story cast great wonderful superb loved "
          "brilliant moving excellent fun awful boring terrible hated dull waste bad worst director "
@@ -70,8 +68,7 @@ def peak_tracemalloc(nlp, src, out, batch_size):
 
 
 RSS_SCRIPT = """
-import resource, sys
-sys.path.insert(0, {repo!r})
+import resource
 from spacy_lstm.classify.local import classify
 classify({model!r}, [{src!r}], {out!r}, batch_size={bs}, overwrite=True)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -79,7 +76,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def peak_rss_subprocess(model, src, out, batch_size):
-    code = RSS_SCRIPT.format(repo=str(REPO), model=str(model), src=str(src), out=str(out), bs=batch_size)
+    code = RSS_SCRIPT.format(model=str(model), src=str(src), out=str(out), bs=batch_size)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(res.stdout.strip().splitlines()[-1]) * 1024
 

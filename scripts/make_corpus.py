@@ -23,10 +23,8 @@ from collections import Counter
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
-
-from spacy_lstm import corpora  # noqa: E402
-from spacy_lstm.corpora import CorpusError, LabelledText  # noqa: E402
+import corpora
+from corpora import CorpusError, LabelledText
 
 LABELLED = ("mr", "cornell", "bbc", "imdb", "jsonl", "csv")
 

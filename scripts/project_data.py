@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 FETCHED = ("mr", "cornell", "bbc", "shakespeare")
 BROUGHT = ("imdb", "jsonl", "csv")
@@ -43,8 +42,8 @@ def user_input(args, dataset: str) -> Optional[Path]:
 
 def check_brought(args, dataset: str) -> Optional[str]:
     """A problem with a user-provided corpus, or None when it looks usable."""
-    from spacy_lstm import corpora
-    from spacy_lstm.corpora import CorpusError
+    import corpora
+    from corpora import CorpusError
 
     path = user_input(args, dataset)
     var = {"imdb": "imdb_dir", "jsonl": "jsonl_path", "csv": "csv_path"}[dataset]
@@ -87,7 +86,6 @@ def cmd_fetch(args) -> int:
 
 
 def verify_assets(assets: Path, name: str) -> List[str]:
-    sys.path.insert(0, str(HERE))
     import fetch_assets
 
     return fetch_assets.problems(assets, name, fetch_assets.load_checksums(assets))
@@ -141,7 +139,7 @@ def cmd_corpus(args) -> int:
 
 
 def _asset_rel(name: str) -> str:
-    from spacy_lstm.corpora import ASSET_PATHS
+    from corpora import ASSET_PATHS
 
     return ASSET_PATHS[name]
 
@@ -159,25 +157,24 @@ def cmd_clean(args) -> int:
 
 def cmd_check_predictions(args) -> int:
     """Compare the batch classifier's output with the gold test labels: every record once."""
+    from _common import accuracy, top_label
+
     gold = {}
     for line in args.gold.open(encoding="utf8"):
         record = json.loads(line)
         gold[record["id"]] = record["label"]
-    seen, correct = set(), 0
+    predicted = {}
     for line in args.predictions.open(encoding="utf8"):
         record = json.loads(line)
         rid = record.get("id")
-        if rid in seen:
+        if rid in predicted:
             return fail(f"{args.predictions}: record {rid} written twice")
-        seen.add(rid)
-        cats = record.get("cats") or {}
-        if rid in gold and cats and max(cats, key=cats.get) == gold[rid]:
-            correct += 1
-    missing = set(gold) - seen
+        predicted[rid] = top_label(record.get("cats") or {})
+    missing = set(gold) - set(predicted)
     if missing:
         return fail(f"{args.predictions}: {len(missing)} of {len(gold)} test records missing, e.g. {sorted(missing)[:3]}")
-    acc = correct / max(len(gold), 1)
-    print(f"classified {len(seen)} records, each exactly once; accuracy against the gold labels {acc:.3f}")
+    acc = accuracy([predicted[rid] for rid in gold], list(gold.values()))
+    print(f"classified {len(predicted)} records, each exactly once; accuracy against the gold labels {acc:.3f}")
     return 0
 
 

@@ -24,8 +24,6 @@ from typing import List, Optional
 
 import numpy
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 
 def find_textcat(nlp):
     for name, pipe in nlp.pipeline:

@@ -1,8 +1,9 @@
-"""Corpus loaders, splits and the fetch/make scripts, on tiny files fabricated in tmp_path
-(no network, no real corpora)."""
+"""Corpus loaders (scripts/corpora.py), splits and the fetch/make scripts, on tiny files
+fabricated in tmp_path (no network, no real corpora)."""
 import importlib.util
 import io
 import json
+import sys
 import tarfile
 import zipfile
 from collections import Counter
@@ -10,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from spacy_lstm import corpora
-from spacy_lstm.corpora import CorpusError, LabelledText
-
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+sys.path.insert(0, str(SCRIPTS))  # as when the scripts run: they import each other
+
+import corpora  # noqa: E402
+from corpora import CorpusError, LabelledText  # noqa: E402
 
 
 def load_script(name):

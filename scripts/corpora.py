@@ -1,4 +1,5 @@
-"""Loaders for the labelled corpora the project trains and evaluates on.
+"""Loaders for the labelled corpora the project workflow trains and evaluates on (used by
+the scripts here; not part of the spacy-lstm package).
 
 Every loader streams ``LabelledText(text, cats)`` pairs, where ``cats`` is a spaCy-style
 dict holding *every* label of the dataset (1.0 / 0.0), in sorted label order, so the
