@@ -247,19 +247,21 @@ class KerasShim(Shim):
         return float(loss)
 
     def begin_update(self, inputs) -> Tuple[numpy.ndarray, Callable]:
-        """thinc's protocol: outputs now, gradients of the outputs later. The backward pass
-        recomputes the forward pass under a tape (dropout masks are drawn again)."""
-        outputs = self.predict(inputs)
+        """thinc's protocol: outputs now, gradients of the outputs later. The outputs come
+        from a training-mode pass (dropout on), and the backward pass recomputes that same
+        pass under a tape from the same random state, so the gradient is the gradient of the
+        very outputs returned."""
+        inputs = as_tensors(inputs)
+        outputs, random_state = self._graph(self._train_forward_graph)(inputs)
 
         def backprop(d_outputs):
             self._ensure_accumulators()
-            self._graph(self._accumulate_vjp_graph)(
-                as_tensors(inputs), tf.convert_to_tensor(numpy.asarray(d_outputs, dtype="float32"))
-            )
+            d_outputs = tf.convert_to_tensor(numpy.asarray(d_outputs, dtype="float32"))
+            self._graph(self._accumulate_vjp_graph)(inputs, d_outputs, random_state)
             self._has_accumulated = True
             return None
 
-        return outputs, backprop
+        return outputs.numpy(), backprop
 
     def _ensure_accumulators(self) -> None:
         if self._grad_accumulators is None:
@@ -307,12 +309,27 @@ class KerasShim(Shim):
         self._add_to_accumulators(tape.gradient(loss, network.trainable_variables))
         return loss
 
-    def _accumulate_vjp_graph(self, inputs, d_outputs):
+    def _random_state(self) -> List[Any]:
+        """The variables a training-mode pass draws its dropout masks from (Keras' seed
+        generator states): the same state gives the same masks."""
+        return [v for v in self.network.non_trainable_variables if v.name == "seed_generator_state"]
+
+    def _train_forward_graph(self, inputs):
+        state = [tf.identity(v.value) for v in self._random_state()]  # read before the pass
+        return self._activation(self.network(inputs, training=True)), state
+
+    def _accumulate_vjp_graph(self, inputs, d_outputs, random_state):
         network = self.network
+        variables = self._random_state()
+        now = [tf.identity(v.value) for v in variables]
+        for variable, value in zip(variables, random_state):
+            variable.assign(value)
         with tf.GradientTape() as tape:
             outputs = self._activation(network(inputs, training=True))
         grads = tape.gradient(outputs, network.trainable_variables, output_gradients=d_outputs)
         self._add_to_accumulators(grads)
+        for variable, value in zip(variables, now):
+            variable.assign(value)
         return tf.constant(0.0)
 
     def _add_to_accumulators(self, grads):
