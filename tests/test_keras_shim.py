@@ -48,3 +48,23 @@ def test_begin_update_differentiates_the_outputs_it_returned():
     expected_gradient = (p[:, :1] * (numpy.eye(p.shape[1])[0] - p)).sum(axis=0)
     step = shim.get_weights()["logits/bias"] - before
     numpy.testing.assert_allclose(step, -expected_gradient, atol=1e-5)
+
+
+def test_from_bytes_forgets_pending_batches_and_accumulated_gradients():
+    """Loading weights starts afresh: a batch that waited for finish_update, or gradients
+    accumulated by begin_update's backprop, belong to the weights that were replaced."""
+    nlp, textcat, examples = initialized_textcat()
+    shim = get_shim(textcat.model)
+    saved = shim.to_bytes()
+    loaded = shim.get_weights()
+    textcat.update(examples)  # no sgd: the batch waits for finish_update
+    shim.from_bytes(saved)
+    textcat.finish_update(plain_sgd())
+    for path, array in shim.get_weights().items():
+        numpy.testing.assert_array_equal(array, loaded[path], err_msg=path)
+    scores, backprop = textcat.model.begin_update([eg.predicted for eg in examples])
+    backprop(numpy.ones_like(scores))
+    shim.from_bytes(saved)
+    textcat.finish_update(plain_sgd())
+    for path, array in shim.get_weights().items():
+        numpy.testing.assert_array_equal(array, loaded[path], err_msg=path)

@@ -58,11 +58,7 @@ class KerasShim(Shim):
         self._snapshot: Optional[Weights] = None  # arrays for forked workers
         self._snapshot_version = -1
         self._version = 0
-        self._graphs: Dict[str, Callable] = {}
-        self._optimizer = OptimizerLink()
-        self._grad_accumulators: Optional[List[Any]] = None
-        self._has_accumulated = False
-        self._pending: List[tuple] = []  # batches waiting for finish_update
+        self._reset_training_state()
         fork.track(self)
 
     # -- the network ------------------------------------------------------------------------
@@ -97,12 +93,17 @@ class KerasShim(Shim):
         self._build_network = build_network
         self._model = None
         self._weights = dict(weights) if weights is not None else None
-        self._graphs.clear()
-        self._optimizer = OptimizerLink()
-        self._grad_accumulators = None
-        self._has_accumulated = False
-        self._pending = []
+        self._reset_training_state()
         self._version += 1
+
+    def _reset_training_state(self) -> None:
+        """Forget what belongs to the network being replaced: its compiled graphs, the Keras
+        optimizer and its slots, accumulated gradients and batches waiting for finish_update."""
+        self._graphs: Dict[str, Callable] = {}
+        self._optimizer = OptimizerLink()
+        self._grad_accumulators: Optional[List[Any]] = None
+        self._has_accumulated = False
+        self._pending: List[tuple] = []
 
     # -- weights as plain arrays ------------------------------------------------------------
 
@@ -164,8 +165,7 @@ class KerasShim(Shim):
         weights = {path: numpy.asarray(array) for path, array in msg["weights"]}
         if weights:
             self._model = None
-            self._graphs.clear()
-            self._optimizer = OptimizerLink()
+            self._reset_training_state()
             self._weights = weights
             self._snapshot = weights
             self._version += 1
