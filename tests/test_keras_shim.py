@@ -68,3 +68,35 @@ def test_from_bytes_forgets_pending_batches_and_accumulated_gradients():
     textcat.finish_update(plain_sgd())
     for path, array in shim.get_weights().items():
         numpy.testing.assert_array_equal(array, loaded[path], err_msg=path)
+
+
+@pytest.mark.parametrize("weight_decay", [False, True])
+def test_L2_reaches_keras(weight_decay):
+    """[training.optimizer] L2, as weight decay or (L2_is_weight_decay = false) added to the
+    gradient as thinc does: either way one SGD step moves every weight by -lr * L2 * w more
+    than the same step without L2."""
+    nlp, textcat, examples = initialized_textcat(dropout=0.0)
+    shim = get_shim(textcat.model)
+    start = shim.get_weights()
+    textcat.update(examples, sgd=plain_sgd(0.5))
+    without = shim.get_weights()
+    shim.set_weights(start)
+    textcat.update(examples, sgd=plain_sgd(0.5, L2=0.1, L2_is_weight_decay=weight_decay))
+    with_l2 = shim.get_weights()
+    for path in ("logits/kernel", "logits/bias", "embedding/embeddings", "bow_weights/embeddings"):
+        numpy.testing.assert_allclose(
+            with_l2[path] - without[path], -0.5 * 0.1 * start[path], atol=1e-5, err_msg=path
+        )
+
+
+def test_settings_keras_lacks_are_named_in_one_warning_each(monkeypatch):
+    from spacy_lstm.keras import optimizer as optimizer_mapping
+
+    monkeypatch.setattr(optimizer_mapping, "_WARNED", set())
+    nlp, textcat, examples = initialized_textcat()
+    with pytest.warns(UserWarning) as caught:
+        textcat.update(examples, sgd=Adam(0.001, use_averages=True))
+        textcat.update(examples, sgd=Adam(0.001, use_averages=True))  # another optimizer
+    about_averages = [str(w.message) for w in caught if "use_averages" in str(w.message)]
+    assert len(about_averages) == 1, about_averages
+    assert "use_averages = false" in about_averages[0]

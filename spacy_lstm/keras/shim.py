@@ -298,8 +298,8 @@ class KerasShim(Shim):
         network = self.network
         with tf.GradientTape() as tape:
             loss = self._loss(targets, network(inputs, training=True), weights)
-        grads = tape.gradient(loss, network.trainable_variables)
-        self.keras_optimizer.apply(grads, network.trainable_variables)
+        variables = network.trainable_variables
+        self.keras_optimizer.apply(self._optimizer.regularize(tape.gradient(loss, variables), variables), variables)
         return loss
 
     def _accumulate_loss_graph(self, inputs, targets, weights):
@@ -339,7 +339,8 @@ class KerasShim(Shim):
 
     def _apply_accumulated_graph(self):
         variables = self.network.trainable_variables
-        self.keras_optimizer.apply([tf.identity(a) for a in self._grad_accumulators], variables)
+        grads = self._optimizer.regularize([tf.identity(a) for a in self._grad_accumulators], variables)
+        self.keras_optimizer.apply(grads, variables)
         for acc in self._grad_accumulators:
             acc.assign(tf.zeros_like(acc))
         return tf.constant(0.0)
