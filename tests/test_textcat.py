@@ -426,6 +426,16 @@ def test_bad_architecture_settings():
         nlp.add_pipe("lstm_textcat", name="t2", config={"model": {"attr": "COLOUR"}})
 
 
+def test_numeric_token_attributes_are_refused():
+    """The token table holds strings: LENGTH or IS_ALPHA would fill it with symbol names."""
+    nlp = spacy.blank("en")
+    for attr in ("LENGTH", "is_alpha", "IDX"):
+        with pytest.raises(ValueError, match=f"Token attribute '{attr}' holds numbers.*string attribute"):
+            nlp.add_pipe("lstm_textcat", name=f"t_{attr}", config={"model": {"attr": attr}})
+    for attr in ("NORM", "lemma", "SHAPE"):  # string attributes are fine
+        nlp.add_pipe("lstm_textcat", name=f"t_{attr}", config={"model": {"attr": attr}})
+
+
 def test_settings_come_from_the_config_not_the_weights_file(trained, tmp_path):
     """A prediction-time setting edited in the saved config applies on load (the weights file
     carries no stale copy of the architecture settings)."""

@@ -18,13 +18,28 @@ from ..model_attrs import PAD_ID, PAD_TOKEN, UNK_ID, UNK_TOKEN, TokenTable
 TRUNCATIONS = ("head", "tail", "head_tail")
 
 
+# Token attributes whose values are strings (hashes in the StringStore, or symbols such as
+# POS tags), which a token table can hold. The others (LENGTH, IS_ALPHA, LIKE_NUM, IDX, ...)
+# are numbers: read as hashes they would fill the table with unrelated symbol names.
+STRING_ATTRS = (
+    "ORTH", "LOWER", "NORM", "SHAPE", "PREFIX", "SUFFIX", "LEMMA", "POS", "TAG", "DEP", "MORPH",
+    "ENT_TYPE", "ENT_KB_ID", "ENT_ID", "LANG",
+)
+
+
 def attr_id(attr: str) -> int:
-    """The spaCy attribute id for a name such as "LOWER", with a helpful error."""
+    """The spaCy attribute id for a string attribute such as "LOWER", with a helpful error."""
     key = attr.upper()
     if key not in ATTR_IDS:
         raise ValueError(
             f"Unknown token attribute '{attr}' for the LSTM featurizer. "
             "Use a string attribute such as LOWER, NORM, ORTH, LEMMA or SHAPE."
+        )
+    if key not in STRING_ATTRS:
+        raise ValueError(
+            f"Token attribute '{attr}' holds numbers, not strings: the LSTM featurizer builds "
+            "a table of token strings, so it needs a string attribute such as LOWER, NORM, "
+            f"ORTH, LEMMA or SHAPE (any of {', '.join(STRING_ATTRS)})."
         )
     return ATTR_IDS[key]
 
