@@ -242,6 +242,13 @@ def test_bad_generation_arguments(trained, kwargs, match):
             list(gen.generate_stream("the ", **kwargs))
 
 
+def test_factory_declares_every_doc_extension_it_assigns():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_generator")
+    assigns = nlp.get_pipe_meta("lstm_generator").assigns
+    assert set(assigns) == {"doc._.lstm_perplexity", "doc._.lstm_bpc", "doc._.lstm_lm_stats"}
+
+
 def test_generate_untrained_component():
     from spacy_lstm.errors import NotInitializedError
 
@@ -356,3 +363,4 @@ def test_cli_prints_samples(trained_char_dir):
     assert res.stdout.count("ROMEO:") >= 2
     bad = run_spacy("lstm-generate", str(trained_char_dir / "model-best"), "--temperature", "-1", timeout=120)
     assert bad.returncode == 1 and "temperature" in bad.stdout + bad.stderr
+

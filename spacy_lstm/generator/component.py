@@ -77,7 +77,7 @@ def language_model_score(examples: Iterable[Example], **kwargs) -> Dict[str, Opt
 
 @Language.factory(
     "lstm_generator",
-    assigns=["doc._.lstm_perplexity", "doc._.lstm_bpc"],
+    assigns=["doc._.lstm_perplexity", "doc._.lstm_bpc", "doc._.lstm_lm_stats"],
     default_config={
         "model": DEFAULT_MODEL,
         "seq_length": 100,
