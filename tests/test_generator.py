@@ -1,5 +1,6 @@
 """lstm_generator: training, generation, scoring, serialisation, spacy train, CLI, errors."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -364,3 +365,14 @@ def test_cli_prints_samples(trained_char_dir):
     bad = run_spacy("lstm-generate", str(trained_char_dir / "model-best"), "--temperature", "-1", timeout=120)
     assert bad.returncode == 1 and "temperature" in bad.stdout + bad.stderr
 
+
+def test_cli_corrupt_model_is_a_clean_error(trained_char_dir, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(trained_char_dir / "model-best", model)
+    weights = model / "lstm_generator" / "model"
+    weights.write_bytes(weights.read_bytes()[:300])
+    res = run_spacy("lstm-generate", str(model), "--max-length", "10", timeout=120)
+    output = res.stdout + res.stderr
+    assert res.returncode == 1, output
+    assert "Traceback" not in output
+    assert "Could not load the pipeline" in output and "corrupted" in output

@@ -11,6 +11,8 @@ from wasabi import msg
 
 from spacy.cli._util import Arg, Opt, app, import_code
 
+from ..errors import ModelDataError
+
 
 @app.command("lstm-generate")
 def generate_cli(
@@ -40,7 +42,7 @@ def generate_cli(
     prompt = _unescape(prompt)
     try:
         nlp = spacy.load(model)
-    except (OSError, IOError) as err:
+    except (OSError, ModelDataError, ValueError) as err:  # missing, corrupted, or a bad config
         msg.fail(f"Could not load the pipeline '{model}'", str(err), exits=1)
     if component not in nlp.pipe_names:
         msg.fail(f"The pipeline has no component '{component}'", f"Components: {', '.join(nlp.pipe_names)}", exits=1)
