@@ -4,13 +4,16 @@ training curves.
     python scripts/visualize.py MODEL EMBEDDINGS.png [--n-words 300] [--log LOG.jsonl]
         [--curves CURVES.png] [--seed 0]
 
-The map: the learned rows of the Keras network's ``embedding`` layer for the ``--n-words``
-most frequent words of the training data (rows 2.. of the token table, which is ordered by
-frequency; row 0 is padding and row 1 unknown words; punctuation and numbers are skipped),
-projected to 2-D with scikit-learn's t-SNE (cosine distances) and drawn with matplotlib,
-each point labelled with its word. Each point is coloured by the class the classifier's
-output layer would push that word towards (the word's embedding fed through the network
-alone), so the sentiment (or topic) structure the model learned is visible at a glance.
+The map: the learned rows of the network's embedding for the ``--n-words`` most frequent
+words of the training data (rows 2.. of the token table, which is ordered by frequency; row 0
+is padding and row 1 unknown words; punctuation and numbers are skipped), projected to 2-D
+with scikit-learn's t-SNE (cosine distances) and drawn with matplotlib, each point labelled
+with its word. Each word is coloured by the label it pushes the classifier towards, with a
+legend, as the classic map of positive and negative words: the word alone, as a one-token
+document, goes through the component's own featuriser and network (both paths of the
+wide-and-deep network: LSTM and bag of n-grams), and the label whose score rises most above
+that of an unknown word is its colour. So the sentiment (or topic) structure the model
+learned is visible at a glance.
 
 The curves come from spaCy's training log: the JSON lines ``spacy.ConsoleLogger.v3`` writes
 with ``output_file`` (project.yml's train commands set it). Without a log file, the curves
@@ -20,54 +23,42 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import numpy
+from _common import find_textcat
+
+UNKNOWN = "<unk>"  # a word no token table holds: the baseline every word is compared with
 
 
-def find_textcat(nlp):
-    for name, pipe in nlp.pipeline:
-        model = getattr(pipe, "model", None)
-        if model is not None and "token_table" in getattr(model, "attrs", {}):
-            return name, pipe
-    raise SystemExit(
-        f"no lstm_textcat component in the pipeline ({', '.join(nlp.pipe_names)}): "
-        "the embedding map needs a component whose model has a token table"
-    )
-
-
-def keras_network(nlp, pipe):
-    from spacy_lstm.model_attrs import get_shim
-
-    try:
-        return get_shim(pipe.model).network
-    except Exception:
-        nlp("warm up")  # some builds create the Keras network on first use
-        return get_shim(pipe.model).network
+def lstm_textcat(nlp):
+    name, pipe = find_textcat(nlp, "an lstm_textcat (a model with a token table)")
+    if "token_table" not in getattr(pipe.model, "attrs", {}):
+        raise SystemExit(f"the component '{name}' is not an lstm_textcat: the embedding map needs its token table")
+    return name, pipe
 
 
 def is_word(token: str) -> bool:
     return any(c.isalpha() for c in token) and not token.startswith("<")
 
 
-def word_classes(network, rows: numpy.ndarray, labels: List[str]) -> Optional[numpy.ndarray]:
-    """The label each word alone pushes the classifier towards (None if it can't be read)."""
-    try:
-        import tensorflow as tf
+def word_labels(nlp, pipe, words: List[str]) -> List[str]:
+    """The label each word pushes the classifier towards (see the module docstring)."""
+    from spacy.tokens import Doc
 
-        ids = tf.constant(rows.reshape(-1, 1), dtype="int32")
-        logits = numpy.asarray(network(ids, training=False))
-        if logits.shape[-1] != len(labels):
-            return None
-        if logits.shape[-1] == 1:
-            return (logits[:, 0] > 0).astype(int)
-        return logits.argmax(-1)
-    except Exception as err:  # colouring is a bonus; the map must not depend on it
-        print(f"note: words not coloured by class ({err})")
-        return None
+    scores = numpy.asarray(pipe.predict([Doc(nlp.vocab, words=[w]) for w in words + [UNKNOWN]]), dtype="float64")
+    scores = numpy.clip(scores, 1e-7, 1.0 - 1e-7)
+    if getattr(pipe, "support_missing_values", False):  # independent sigmoids: the logits
+        logits = numpy.log(scores) - numpy.log1p(-scores)
+    else:  # softmax: log-probabilities are the logits up to a constant per document
+        logits = numpy.log(scores)
+    push = logits[:-1] - logits[-1]
+    labels = list(pipe.labels)
+    return [labels[k] for k in push.argmax(axis=1)]
 
 
-def plot_embeddings(model: str, output: Path, n_words: int, seed: int) -> None:
+def plot_embeddings(model: str, output: Path, n_words: int, seed: int) -> Dict[str, str]:
+    """Draw the map; returns each mapped word's label."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,34 +66,32 @@ def plot_embeddings(model: str, output: Path, n_words: int, seed: int) -> None:
     import spacy
     from sklearn.manifold import TSNE
 
+    from spacy_lstm.model_attrs import get_shim
+
     nlp = spacy.load(model)
-    name, pipe = find_textcat(nlp)
+    name, pipe = lstm_textcat(nlp)
     tokens = list(pipe.model.attrs["token_table"].tokens)
-    network = keras_network(nlp, pipe)
-    table = numpy.asarray(network.get_layer("embedding").get_weights()[0])
-    rows = numpy.array([i for i, t in enumerate(tokens) if i >= 2 and i < len(table) and is_word(t)][:n_words])
+    table = get_shim(pipe.model).get_weights()["embedding/embeddings"]
+    rows = numpy.array([i for i, t in enumerate(tokens) if 2 <= i < len(table) and is_word(t)][:n_words])
     if len(rows) < 5:
         raise SystemExit(f"only {len(rows)} words in the model's vocabulary: too few to map")
     words = [tokens[i] for i in rows]
-    vectors = table[rows]
     perplexity = float(min(30, max(2, (len(rows) - 1) / 3)))
     points = TSNE(
         n_components=2, perplexity=perplexity, metric="cosine", init="pca", random_state=seed
-    ).fit_transform(vectors)
+    ).fit_transform(table[rows])
     labels = list(pipe.labels)
-    classes = word_classes(network, rows, labels)
+    pushes = word_labels(nlp, pipe, words)
 
     fig, ax = plt.subplots(figsize=(16, 16), dpi=100)
-    palette = plt.get_cmap("tab10")
-    if classes is None:
-        ax.scatter(points[:, 0], points[:, 1], s=12, color="tab:blue")
-    else:
-        for k, label in enumerate(labels):
-            mask = classes == k
-            ax.scatter(points[mask, 0], points[mask, 1], s=12, color=palette(k % 10), label=f"pushes towards {label}")
-        ax.legend(loc="upper right", fontsize=12)
-    for (x, y), word, k in zip(points, words, classes if classes is not None else [0] * len(words)):
-        ax.annotate(word, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=8, color=palette(k % 10))
+    colours = {label: plt.get_cmap("tab10")(k % 10) for k, label in enumerate(labels)}
+    for label in labels:
+        mask = numpy.array([p == label for p in pushes])
+        count = int(mask.sum())
+        ax.scatter(points[mask, 0], points[mask, 1], s=12, color=colours[label], label=f"pushes towards {label} ({count})")
+    ax.legend(loc="upper right", fontsize=12, title="each word, alone")
+    for (x, y), word, label in zip(points, words, pushes):
+        ax.annotate(word, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=8, color=colours[label])
     ax.set_title(
         f"t-SNE of the {len(rows)} most frequent words' learned embeddings ({name}, {Path(model).as_posix()})",
         fontsize=14,
@@ -113,18 +102,22 @@ def plot_embeddings(model: str, output: Path, n_words: int, seed: int) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output)
     plt.close(fig)
-    print(f"wrote {output} ({len(rows)} words)")
+    print(f"wrote {output} ({len(rows)} words: " + ", ".join(f"{pushes.count(label)} {label}" for label in labels) + ")")
+    return dict(zip(words, pushes))
 
 
 def read_log(path: Path) -> List[dict]:
+    """The log's entries. Only the last line may be unreadable (a run killed mid-write leaves
+    it partial): it is left out with a note; any other bad line is an error."""
+    lines = [line.strip() for line in path.read_text(encoding="utf8").splitlines() if line.strip()]
     entries = []
-    for line in path.read_text(encoding="utf8").splitlines():
-        line = line.strip()
-        if line:
-            try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a run killed mid-write leaves a partial last line
+    for number, line in enumerate(lines, start=1):
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            if number < len(lines):
+                raise SystemExit(f"{path}, line {number}: not a spaCy training log entry ({err})")
+            print(f"note: left out the partial last line of {path}")
     return entries
 
 
