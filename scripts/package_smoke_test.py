@@ -1,41 +1,53 @@
-"""Install a packaged pipeline's wheel into a fresh virtualenv and classify a review with it.
+"""Install a packaged pipeline into a fresh, isolated virtualenv, as a user would, and classify
+a review with it.
 
-    python scripts/package_smoke_test.py WHEEL_OR_DIR [--text "..."] [--keep DIR]
+    python scripts/package_smoke_test.py MODEL_WHEEL_OR_DIR --find-links packages [--text "..."]
+        [--venv DIR]
 
-1. The wheel's metadata must require spacy-lstm (else the package is unusable elsewhere).
-2. A new virtualenv is created in a temporary folder. It sees the *current* environment's
-   packages (spaCy, TensorFlow, spacy-lstm: whether installed normally or with
-   ``pip install -e .``) through a ``.pth`` file, like ``--system-site-packages`` would for a
-   non-virtualenv Python; so nothing is downloaded and it takes seconds, not a reinstall of
-   TensorFlow. The wheel itself is installed into the new environment with
-   ``pip install --no-index`` (offline: pip must find spacy-lstm and spaCy already there,
-   which is exactly the dependency check we want).
-3. In that environment, ``spacy.load("<package name>")`` (the installed package, not the
-   training folder) classifies a review, and the scores must be a probability distribution
-   over the pipeline's labels (each score in [0, 1]).
+1. The model wheel must require spacy-lstm, and a spacy-lstm wheel must lie in the
+   --find-links folder (scripts/package_model.py builds both into packages/).
+2. A new virtualenv is created in a temporary folder (or --venv DIR: created there once and
+   reused, its spacy-lstm and model package uninstalled first): nothing of this environment
+   is visible in it. Its public dependencies (spaCy, TensorFlow, ... as the two wheels
+   require them) are installed from the package index, at the versions installed here (a
+   constraints file), so the test checks the packages rather than a release nobody trained
+   with. Reusing a virtualenv saves downloading and installing TensorFlow every time.
+3. The model wheel is installed with ``pip install --no-index --find-links DIR``: pip must
+   find spacy-lstm in DIR, exactly as a user's ``pip install --find-links packages/ ...`` does.
+4. In that environment, ``spacy.load("<package name>")`` classifies a review. The scores must
+   be probabilities over the pipeline's labels, and spaCy, the model package and spacy-lstm
+   must all have been imported from the new virtualenv.
 """
 import argparse
 import json
 import os
-import site
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import venv
 import zipfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Dict, List
 
 REVIEW = "A moving, beautifully acted film: the best thing I have seen all year."
+PLUGIN = "spacy-lstm"
 
 CHECK = r"""
-import json, sys, spacy
+import json, sys, spacy, spacy_lstm
 nlp = spacy.load(sys.argv[1])
 doc = nlp(sys.argv[2])
-origin = spacy.util.get_package_path(sys.argv[1])
-print(json.dumps({"cats": doc.cats, "pipeline": nlp.pipe_names, "path": str(origin)}))
+print(json.dumps({
+    "cats": doc.cats,
+    "paths": [str(spacy.util.get_package_path(sys.argv[1])), spacy.__file__, spacy_lstm.__file__],
+    "sys_path": sys.path,
+}))
 """
+
+
+def canonical(name: str) -> str:
+    return name.replace("_", "-").lower()
 
 
 def find_wheel(path: Path) -> Path:
@@ -47,11 +59,11 @@ def find_wheel(path: Path) -> Path:
     return wheels[-1]
 
 
-def wheel_metadata(wheel: Path):
+def wheel_metadata(wheel: Path) -> Dict[str, List[str]]:
     with zipfile.ZipFile(wheel) as zf:
         name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
         text = zf.read(name).decode("utf8")
-    fields = {}
+    fields: Dict[str, List[str]] = {}
     for line in text.splitlines():
         if not line.strip():
             break
@@ -60,32 +72,49 @@ def wheel_metadata(wheel: Path):
     return fields
 
 
-def parent_site_dirs():
-    dirs = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
-    dirs += site.getsitepackages() + [site.getusersitepackages()]
-    return [d for d in dict.fromkeys(dirs) if d and Path(d).is_dir()]
+def requirement_name(requirement: str) -> str:
+    for i, char in enumerate(requirement):
+        if not (char.isalnum() or char in "-_."):
+            return canonical(requirement[:i])
+    return canonical(requirement)
 
 
-def make_env(root: Path) -> Path:
-    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
-    python = root / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
-    # A .pth line starting with "import" is executed: addsitedir also processes the parent
-    # environment's own .pth files (editable installs). Appended after the venv's own
-    # site-packages, so the freshly installed wheel wins over anything of the same name.
-    lines = [f"import site; site.addsitedir({d!r})" for d in parent_site_dirs()]
-    Path(purelib, "_parent_env.pth").write_text("\n".join(lines) + "\n", encoding="utf8")
-    return python
+def public_requirements(*wheels: Path) -> List[str]:
+    """What the wheels require from the package index (everything but spacy-lstm itself;
+    requirements behind an extra or an environment marker are left out)."""
+    out = []
+    for wheel in wheels:
+        for requirement in wheel_metadata(wheel).get("Requires-Dist", []):
+            if ";" not in requirement and requirement_name(requirement) != PLUGIN:
+                out.append(requirement)
+    return list(dict.fromkeys(out))
+
+
+def constraints(requirements: List[str]) -> str:
+    """Pin each requirement to the version installed here (those that are installed)."""
+    lines = []
+    for requirement in requirements:
+        name = requirement_name(requirement)
+        try:
+            lines.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return "\n".join(lines) + "\n"
+
+
+def pip(python: Path, command: str, *args: str, isolated: bool = False) -> None:
+    cmd = [sys.executable, "-m", "pip", "--python", str(python)] + (["--isolated"] if isolated else [])
+    result = subprocess.run(cmd + [command, "--quiet", "--disable-pip-version-check", *args], capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"`pip {command} {' '.join(args)}` in the isolated virtualenv failed:\n{result.stdout}{result.stderr}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("wheel", type=Path, help="the wheel, or a folder holding it (e.g. packages/)")
+    parser.add_argument("wheel", type=Path, help="the model wheel, or a folder holding it")
+    parser.add_argument("--find-links", type=Path, required=True, help="folder with the spacy-lstm wheel (packages/)")
     parser.add_argument("--text", default=REVIEW)
-    parser.add_argument("--keep", type=Path, default=None, help="create the virtualenv here and keep it")
+    parser.add_argument("--venv", default="", help="create the virtualenv here, or reuse it (default: a temporary one)")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -93,32 +122,47 @@ def main() -> int:
     meta = wheel_metadata(wheel)
     package = meta["Name"][0]
     requires = meta.get("Requires-Dist", [])
-    if not any(r.replace("_", "-").lower().startswith("spacy-lstm") for r in requires):
-        raise SystemExit(f"{wheel.name} does not require spacy-lstm (Requires-Dist: {requires})")
+    if not any(requirement_name(r) == PLUGIN for r in requires):
+        raise SystemExit(f"{wheel.name} does not require {PLUGIN} (Requires-Dist: {requires})")
+    plugin_wheels = sorted(args.find_links.glob("spacy_lstm-*.whl"))
+    if not plugin_wheels:
+        raise SystemExit(f"no spacy-lstm wheel in {args.find_links}: scripts/package_model.py builds it there")
     print(f"{wheel.name}: {package} {meta['Version'][0]}, requires {', '.join(requires)}")
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = args.keep or Path(tmp) / "venv"
-        python = make_env(root)
+        root = Path(args.venv or Path(tmp) / "venv").resolve()
+        python = root / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        if python.exists():
+            pip(python, "uninstall", "--yes", PLUGIN, package, isolated=True)
+            print(f"reusing the virtualenv at {root} (without its {PLUGIN} and {package})")
+        else:
+            venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
+        public = public_requirements(wheel, plugin_wheels[-1])
+        pins = Path(tmp) / "constraints.txt"
+        pins.write_text(constraints(public), encoding="utf8")
+        pip(python, "install", "-c", str(pins), *public)
+        print(f"installed the public dependencies into the virtualenv at {root}: {', '.join(public)}")
+        pip(python, "install", "--no-index", "--find-links", str(args.find_links.resolve()), str(wheel.resolve()), isolated=True)
+        print(f"installed {wheel.name} with spacy-lstm from {args.find_links} (--no-index)")
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
         env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-        pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-index", "--quiet", "--disable-pip-version-check", str(wheel)]
-        result = subprocess.run(pip, env=env, capture_output=True, text=True)
-        if result.returncode:
-            raise SystemExit(f"installing {wheel.name} into a fresh virtualenv failed:\n{result.stdout}{result.stderr}")
-        print(f"installed into a fresh virtualenv at {root}")
         module = package.replace("-", "_")
         result = subprocess.run([str(python), "-c", CHECK, module, args.text], env=env, capture_output=True, text=True, cwd=tmp)
         if result.returncode:
-            raise SystemExit(f"loading {module} in the fresh virtualenv failed:\n{result.stderr[-3000:]}")
+            raise SystemExit(f"loading {module} in the isolated virtualenv failed:\n{result.stderr[-3000:]}")
         out = json.loads(result.stdout.strip().splitlines()[-1])
+    outside = [p for p in out["paths"] if not Path(p).resolve().is_relative_to(root)]
+    if outside:
+        raise SystemExit(f"imported from outside the isolated virtualenv {root}: {outside}")
+    leaked = [p for p in out["sys_path"] if p and Path(sys.prefix).resolve() in Path(p).resolve().parents]
+    if leaked:
+        raise SystemExit(f"the isolated virtualenv sees this environment's packages: {leaked}")
     cats = out["cats"]
-    if not str(Path(out["path"]).resolve()).startswith(str(Path(root).resolve())) and not args.keep:
-        raise SystemExit(f"{module} was loaded from {out['path']}, not from the fresh virtualenv")
     if not cats or not all(0.0 <= v <= 1.0 for v in cats.values()):
         raise SystemExit(f"unexpected doc.cats from the installed package: {cats}")
     best = max(cats, key=cats.get)
-    print(f"spacy.load({module!r}) in the fresh virtualenv: {args.text!r} -> {best} ({cats[best]:.3f}); {cats}")
+    print(f"spacy.load({module!r}) in the isolated virtualenv: {args.text!r} -> {best} ({cats[best]:.3f}); {cats}")
+    print(f"spaCy, {module} and spacy_lstm all came from the isolated virtualenv")
     print(f"smoke test passed in {time.perf_counter() - start:.0f} s")
     return 0
 

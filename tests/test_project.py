@@ -13,6 +13,7 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -92,6 +93,8 @@ TINY_VARS = [
     "--vars.gen_max_length", "40",
     "--vars.gen_temperatures", "0.5,1.0",
     "--vars.n_words", "30",
+    # Kept between test runs: the public dependencies (TensorFlow...) are installed once.
+    "--vars.smoke_venv", str(Path(tempfile.gettempdir()) / "spacy-lstm-tests-smoke-venv"),
 ]
 
 
@@ -132,7 +135,11 @@ def test_all_workflow_package(finished_project):
         metadata = zf.read("en_lstm_reviews-0.1.0.dist-info/METADATA").decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert any("spacy-lstm" in line for line in requires), requires
-    # The package command installed the wheel in a fresh virtualenv and classified a review.
+    # spacy-lstm is on no package index: its wheel lies next to the model's, in packages/.
+    assert [p.name for p in (project / "packages").glob("spacy_lstm-*.whl")] == ["spacy_lstm-0.1.0-py3-none-any.whl"]
+    # The package command installed both wheels in a fresh, isolated virtualenv (nothing of
+    # this environment visible in it) and classified a review.
+    assert "spaCy, en_lstm_reviews and spacy_lstm all came from the isolated virtualenv" in output
     assert "smoke test passed" in output
 
 
