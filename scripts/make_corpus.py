@@ -8,7 +8,7 @@ imdb (``--input`` = the aclImdb folder), jsonl or csv (``--input`` = the file), 
 shakespeare. Labelled datasets give OUTPUT_DIR/{train,dev,test}.spacy: docs from
 ``spacy.blank("en").make_doc`` with ``doc.cats`` set, split 80/10/10 per label (label set
 for multilabel data). The same seed always gives byte-identical files, which is what lets
-the benchmark anchors in DESIGN.md be compared across runs and machines.
+benchmark figures (the README's accuracy table) be compared across runs and machines.
 
 IMDB keeps its official test set (the one published results use) and takes dev from the
 official training half; ``--limit`` then draws from both halves in proportion.

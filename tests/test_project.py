@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -211,3 +212,29 @@ def test_brought_corpus_missing_says_how_to_pass_it(tmp_path):
     result = run(["scripts/project_data.py", "fetch", "imdb", "--imdb-dir", "assets/aclImdb"], cwd=project, check=False)
     assert result.returncode != 0
     assert "--vars.imdb_dir" in result.stderr
+
+
+def minutes_said(text: str, pattern: str) -> int:
+    found = re.findall(pattern, text, flags=re.IGNORECASE | re.DOTALL)
+    assert len(found) == 1, (pattern, found)
+    return int(found[0])
+
+
+def test_readme_and_project_yml_say_the_same_time_for_all():
+    readme = (ROOT / "README.md").read_text(encoding="utf8")
+    project = (ROOT / "project.yml").read_text(encoding="utf8")
+    said_readme = minutes_said(readme, r"`spacy project run all` takes about (\d+) minutes")
+    said_project = minutes_said(project, r"about (\d+) minutes on 2 (?:CPU )?cores")
+    assert said_readme == said_project
+
+
+def test_no_file_points_to_a_design_document_the_repository_lacks():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    if (ROOT / "DESIGN.md").is_file():
+        return
+    pointing = [
+        name for name in tracked
+        if not name.startswith("tests/") and (ROOT / name).is_file()
+        and "DESIGN.md" in (ROOT / name).read_text(encoding="utf8", errors="replace")
+    ]
+    assert not pointing, f"these files point to a DESIGN.md that is not in the repository: {pointing}"
