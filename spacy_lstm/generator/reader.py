@@ -40,6 +40,11 @@ Chunking (what is preserved, exactly):
   ``chunk_size``. So for every text without a whitespace run longer than
   ``chunk_size``, ``"".join(chunks) == text`` exactly.
 
+Errors stop the reader, with the file and line: a missing path, a folder without
+such files, a JSONL line that is not an object with a string ``jsonl_field``, a
+corpus without text. Training text is fixed, not skipped (``lstm-classify``, a
+batch job that must not stop for one record, sends bad records to an error file).
+
 Memory: files are read in blocks of at most 64K characters, never whole, so a
 1 GB file is fine. Exception: ``shuffle=True`` holds all (at most ``limit``)
 chunk strings of one epoch in memory to permute them.
