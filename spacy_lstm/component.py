@@ -3,7 +3,7 @@ incomplete or corrupted data, and `update`, whose loss is known only after the f
 step (each component says what one step learns from in `_training_batch`)."""
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Union
 
 import numpy
 from spacy.training import Example, validate_examples
@@ -21,6 +21,16 @@ def loss_recorder(losses: Dict[str, float], name: str) -> Callable[[float], None
         losses[name] = losses.get(name, 0.0) + loss
 
     return record
+
+
+class TrainingBatch(NamedTuple):
+    """What one training step learns from: the network inputs, the targets, each target's
+    weight (0 = missing or padding), and optional logit offsets the network learns on top of."""
+
+    inputs: Any
+    targets: numpy.ndarray
+    weights: numpy.ndarray
+    logit_offsets: Optional[numpy.ndarray] = None
 
 
 class KerasComponentMixin:
@@ -62,11 +72,14 @@ class KerasComponentMixin:
         self._require_initialized()
         batch = self._training_batch(examples)
         if batch is not None:
-            get_shim(self.model).update(*batch, sgd, on_loss=loss_recorder(losses, self.name))
+            get_shim(self.model).update(
+                batch.inputs, batch.targets, batch.weights, sgd,
+                on_loss=loss_recorder(losses, self.name), logit_offsets=batch.logit_offsets,
+            )
         return losses
 
-    def _training_batch(self, examples: List[Example]) -> Optional[Tuple[Any, numpy.ndarray, numpy.ndarray]]:
-        """(network inputs, targets, target weights) for one step, or None: nothing to learn."""
+    def _training_batch(self, examples: List[Example]) -> Optional[TrainingBatch]:
+        """What one step learns from, or None: nothing to learn."""
         raise NotImplementedError
 
     @contextmanager

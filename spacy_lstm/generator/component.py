@@ -26,7 +26,7 @@ from spacy.training import Example, validate_get_examples
 from spacy.util import registry
 from thinc.api import Config, Model
 
-from ..component import KerasComponentMixin
+from ..component import KerasComponentMixin, TrainingBatch
 from ..model_attrs import get_shim
 from ..validate import check_integer
 from .architecture import check_training_text, generator_is_initialized, score_docs, unit_index
@@ -149,7 +149,7 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
             raise ValueError(f"[{self.name}] {err}") from None
 
     def _training_batch(self, examples: List[Example]):
-        """All windows of the examples' texts: (inputs, targets, weights), each window at a
+        """All windows of the examples' texts (inputs, targets, weights), each window at a
         random offset for texts longer than two windows, so the borders move between epochs."""
         index = unit_index(self.model)
         L = self.seq_length
@@ -162,8 +162,8 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
                 parts.append((inputs, targets, weights))
         if not parts:
             return None
-        batch = tuple(numpy.concatenate([p[i] for p in parts]) for i in range(3))
-        self.n_units_trained += int(batch[2].sum())
+        batch = TrainingBatch(*(numpy.concatenate([p[i] for p in parts]) for i in range(3)))
+        self.n_units_trained += int(batch.weights.sum())
         return batch
 
     def get_loss(self, examples, scores):

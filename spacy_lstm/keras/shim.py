@@ -205,46 +205,58 @@ class KerasShim(Shim):
 
     # -- training ---------------------------------------------------------------------------
 
-    def update(self, inputs, targets, weights, optimizer: Optional[Optimizer], *, on_loss: Callable[[float], None]) -> None:
+    def update(
+        self,
+        inputs,
+        targets,
+        weights,
+        optimizer: Optional[Optimizer],
+        *,
+        on_loss: Callable[[float], None],
+        logit_offsets: Optional[numpy.ndarray] = None,
+    ) -> None:
         """Train on one batch. With an optimizer the step runs now. Without one (spaCy's
         training loop calls `update(sgd=False)` and then `finish_update(optimizer)`), the batch
         waits for `finish_update`, so that a step is still ONE fused graph call; several
-        waiting batches (gradient accumulation) are summed first. `on_loss` gets the loss."""
-        self._pending.append((inputs, targets, weights, on_loss))
+        waiting batches (gradient accumulation) are summed first. `on_loss` gets the loss.
+        `logit_offsets` (same shape as the logits) are added to the logits before the loss:
+        what the network should learn on top of (e.g. out-of-fold logits of a fitted path)."""
+        self._pending.append((inputs, targets, weights, logit_offsets, on_loss))
         if optimizer:
             self.finish_update(optimizer)
 
     def finish_update(self, optimizer: Optimizer) -> None:
         pending, self._pending = self._pending, []
         if len(pending) == 1 and not self._has_accumulated:
-            inputs, targets, weights, on_loss = pending[0]
-            on_loss(self.train_step(inputs, targets, weights, optimizer))
+            *batch, on_loss = pending[0]
+            on_loss(self.train_step(*batch, optimizer))
             return
-        for inputs, targets, weights, on_loss in pending:
-            on_loss(self.accumulate_gradients(inputs, targets, weights))
+        for *batch, on_loss in pending:
+            on_loss(self.accumulate_gradients(*batch))
         if self._has_accumulated:
             self._sync_optimizer(optimizer)
             self._graph(self._apply_accumulated_graph)()
             self._has_accumulated = False
             self._version += 1
 
-    def train_step(self, inputs, targets, weights, optimizer: Optimizer) -> float:
+    def train_step(self, inputs, targets, weights, logit_offsets, optimizer: Optimizer) -> float:
         """One compiled forward + backward + optimizer step; returns the loss."""
         self._sync_optimizer(optimizer)
-        loss = self._graph(self._train_step_graph)(
-            as_tensors(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights)
-        )
+        loss = self._graph(self._train_step_graph)(*self._batch_tensors(inputs, targets, weights, logit_offsets))
         self._version += 1
         return float(loss)
 
-    def accumulate_gradients(self, inputs, targets, weights) -> float:
+    def accumulate_gradients(self, inputs, targets, weights, logit_offsets=None) -> float:
         """Compute the loss gradient and add it to the accumulators (for `finish_update`)."""
         self._ensure_accumulators()
-        loss = self._graph(self._accumulate_loss_graph)(
-            as_tensors(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights)
-        )
+        loss = self._graph(self._accumulate_loss_graph)(*self._batch_tensors(inputs, targets, weights, logit_offsets))
         self._has_accumulated = True
         return float(loss)
+
+    @staticmethod
+    def _batch_tensors(inputs, targets, weights, logit_offsets):
+        offsets = None if logit_offsets is None else tf.convert_to_tensor(logit_offsets, tf.float32)
+        return as_tensors(inputs), tf.convert_to_tensor(targets), tf.convert_to_tensor(weights), offsets
 
     def begin_update(self, inputs) -> Tuple[numpy.ndarray, Callable]:
         """thinc's protocol: outputs now, gradients of the outputs later. The outputs come
@@ -294,18 +306,24 @@ class KerasShim(Shim):
     def _predict_graph(self, inputs):
         return self._activation(self.network(inputs, training=False))
 
-    def _train_step_graph(self, inputs, targets, weights):
+    def _training_loss(self, inputs, targets, weights, offsets):
+        logits = self.network(inputs, training=True)
+        if offsets is not None:
+            logits = logits + offsets
+        return self._loss(targets, logits, weights)
+
+    def _train_step_graph(self, inputs, targets, weights, offsets):
         network = self.network
         with tf.GradientTape() as tape:
-            loss = self._loss(targets, network(inputs, training=True), weights)
+            loss = self._training_loss(inputs, targets, weights, offsets)
         variables = network.trainable_variables
         self.keras_optimizer.apply(self._optimizer.regularize(tape.gradient(loss, variables), variables), variables)
         return loss
 
-    def _accumulate_loss_graph(self, inputs, targets, weights):
+    def _accumulate_loss_graph(self, inputs, targets, weights, offsets):
         network = self.network
         with tf.GradientTape() as tape:
-            loss = self._loss(targets, network(inputs, training=True), weights)
+            loss = self._training_loss(inputs, targets, weights, offsets)
         self._add_to_accumulators(tape.gradient(loss, network.trainable_variables))
         return loss
 
