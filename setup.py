@@ -13,6 +13,7 @@ ENTRY_POINTS = {
     ],
     "spacy_architectures": [
         "spacy_lstm.LSTMTextCat.v1 = spacy_lstm.textcat.architecture:build_lstm_textcat",
+        "spacy_lstm.LSTMTextCat.v2 = spacy_lstm.textcat.architecture:build_lstm_textcat_v2",
         "spacy_lstm.LSTMGenerator.v1 = spacy_lstm.generator.architecture:build_lstm_generator",
     ],
     "spacy_readers": [

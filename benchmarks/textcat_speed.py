@@ -22,7 +22,7 @@ from spacy.training.batchers import minibatch_by_padded_size
 
 from spacy_lstm.keras.backend import keras
 from spacy_lstm.keras.networks import build_text_classifier
-from spacy_lstm.textcat.architecture import textcat_features
+from spacy_lstm.textcat.model import textcat_features
 
 ARCH = dict(
     max_vocab=20000, embedding_dim=128, lstm_width=128, lstm_depth=1, bidirectional=False,

@@ -5,7 +5,8 @@ import warnings
 
 from .generator.architecture import build_lstm_generator, generator_is_initialized, unit_index
 from .model_attrs import ArchitectureSettings, get_shim
-from .textcat.architecture import build_lstm_textcat, is_initialized, resize_textcat_output, textcat_features
+from .textcat.architecture import build_lstm_textcat
+from .textcat.model import is_initialized, resize_textcat_output, textcat_features
 from .textcat.featurize import network_inputs
 
 __all__ = ["ArchitectureSettings", "build_lstm_generator", "build_lstm_textcat", "generator_is_initialized", "get_shim", "is_initialized", "network_inputs", "resize_textcat_output", "textcat_features", "unit_index"]

@@ -3,6 +3,7 @@
 * `ArchitectureSettings`: the architecture's settings. They come from the config every time
   a pipeline is built, so they are not saved beside the weights: thinc would otherwise restore
   a stale copy over the config's values (and an older file would lack newer settings).
+* `TrainingState`: what an architecture needs only while it trains; never saved.
 * `TokenTable`: token (or unit) strings in id order, 0 padding and 1 unknown, saved as that
   list of strings; lookups by attribute hash are vectorised with `numpy.searchsorted`.
 * `get_shim`: the model's Keras shim (keras/shim.py), without importing TensorFlow.
@@ -28,6 +29,11 @@ UNK_TOKEN = "<unk>"
 
 class ArchitectureSettings(dict):
     """An architecture's settings from the config (see the module docstring)."""
+
+
+class TrainingState(dict):
+    """What an architecture keeps only while it trains in this process (e.g. out-of-fold
+    logits by text): never saved, empty after loading."""
 
 
 def check_settings(settings: dict, integer_minimums: Dict[str, int], rates: Sequence[str] = ()) -> None:
@@ -85,6 +91,16 @@ def _serialize_settings(_, value: ArchitectureSettings, name: str, model: Model)
 @deserialize_attr.register(ArchitectureSettings)
 def _deserialize_settings(current: ArchitectureSettings, value: bytes, name: str, model: Model):
     return current
+
+
+@serialize_attr.register(TrainingState)
+def _serialize_training_state(_, value: TrainingState, name: str, model: Model) -> bytes:
+    return b""
+
+
+@deserialize_attr.register(TrainingState)
+def _deserialize_training_state(current: TrainingState, value: bytes, name: str, model: Model):
+    return TrainingState()
 
 
 @serialize_attr.register(TokenTable)

@@ -6,7 +6,7 @@ import spacy
 from thinc.api import SGD, Adam
 
 from spacy_lstm.model_attrs import get_shim
-from spacy_lstm.textcat.architecture import textcat_features
+from spacy_lstm.textcat.model import textcat_features
 from spacy_lstm.textcat.featurize import network_inputs
 
 from test_textcat import TINY, exclusive_examples, review_texts

@@ -313,7 +313,7 @@ def test_wide_and_deep_bag_of_ngrams(tmp_path):
     """bow_ngram_size adds TextCatBOW-style n-gram weights to the LSTM logits: it trains, its
     NumPy twin agrees with Keras (forked workers), and it survives save/load and add_label."""
     from spacy_lstm.keras import numpy_networks
-    from spacy_lstm.textcat.architecture import textcat_features
+    from spacy_lstm.textcat.model import textcat_features
     from spacy_lstm.textcat.featurize import network_inputs
 
     nlp = spacy.blank("en")

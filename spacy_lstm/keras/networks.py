@@ -10,6 +10,7 @@ layers = keras.layers
 ops = keras.ops
 
 POOLINGS = ("last", "max", "mean", "max_mean", "attention")
+NGRAM_PATHS = ("trained", "fitted")
 
 
 class MaskedPooling(layers.Layer):
@@ -112,13 +113,20 @@ def build_text_classifier(
     hidden_width: int,
     trainable_embedding: bool = True,
     bow_length: int = 0,
+    ngram_path: str = "trained",
 ) -> "keras.Model":
     """Embedding -> LSTM stack -> pooling -> (hidden Dense) -> logits.
 
     With bow_length > 0 the network is "wide and deep": a second input of hashed n-gram ids
-    adds a linear bag-of-n-grams score per label (spaCy's TextCatBOW, learned jointly) to the
-    LSTM's logits, so word-order-free evidence and the sequence model complement each other.
+    adds a linear bag-of-n-grams score per label to the LSTM's logits, so word-order-free
+    evidence and the sequence model complement each other. ngram_path "trained": the n-gram
+    weights start at zero and are learned jointly (spaCy's TextCatBOW inside the network);
+    "fitted": they are set from outside (textcat/ngram_model.py) and frozen, and the LSTM's
+    output layer starts at zero, so training starts exactly from the fitted n-gram model.
     """
+    if ngram_path not in NGRAM_PATHS:
+        raise ValueError(f"Unknown ngram_path '{ngram_path}'. Choose one of: {', '.join(NGRAM_PATHS)}.")
+    fitted = bool(bow_length) and ngram_path == "fitted"
     if pooling not in POOLINGS:
         raise ValueError(f"Unknown pooling '{pooling}'. Choose one of: {', '.join(POOLINGS)}.")
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -152,12 +160,12 @@ def build_text_classifier(
         x = layers.Dense(hidden_width, activation="relu", name="hidden")(x)
         if dropout:
             x = layers.Dropout(dropout, name="hidden_dropout")(x)
-    logits = layers.Dense(n_labels, name="logits")(x)
+    logits = layers.Dense(n_labels, kernel_initializer="zeros" if fitted else "glorot_uniform", name="logits")(x)
     if not bow_length:
         return keras.Model(token_ids, logits, name="lstm_textcat")
     ngram_ids = keras.Input(shape=(None,), dtype="int32", name="ngram_ids")
     bow = layers.Embedding(
-        bow_length, n_labels, mask_zero=True, embeddings_initializer="zeros", name="bow_weights"
+        bow_length, n_labels, mask_zero=True, embeddings_initializer="zeros", trainable=not fitted, name="bow_weights"
     )(ngram_ids)
     logits = layers.Add(name="wide_and_deep")([logits, MaskedSumPooling(name="bow_sum")(bow)])
     return keras.Model([token_ids, ngram_ids], logits, name="lstm_textcat")

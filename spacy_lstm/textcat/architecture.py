@@ -1,24 +1,27 @@
-"""`spacy_lstm.LSTMTextCat.v1`: the model behind `lstm_textcat`, and the batcher helper
-`spacy_lstm.truncated_length.v1` that measures documents as this model reads them.
+"""`spacy_lstm.LSTMTextCat.v2` (and v1): the model behind `lstm_textcat`, and the batcher
+helper `spacy_lstm.truncated_length.v1` that measures documents as this model reads them.
 
 The architecture is a `Model[List[Doc], Floats2d]`: it featurises docs with the token table
 it builds at `initialize` (featurize.py), groups them by length, and runs the Keras network
-(keras/networks.py) through the shim (keras/shim.py). Registered names are versioned;
-published versions stay registered.
+(keras/networks.py) through the shim (keras/shim.py).
+
+v2 fits its n-gram path at `initialize` (ngram_model.py) and freezes it; the LSTM then learns
+on top of the n-gram model's out-of-fold logits. v1 learns the n-gram weights jointly with the
+LSTM. Registered names are versioned; published versions stay registered.
 """
 from functools import partial
 from typing import Callable, List, Optional
 
-import numpy
 from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats2d
 
-from ..errors import NotInitializedError
-from ..model_attrs import ArchitectureSettings, TokenTable, check_settings, get_shim
-from ..validate import check_choice, check_integer
-from .featurize import TRUNCATIONS, attr_id, build_token_table, doc_features, length_buckets, network_inputs
+from ..model_attrs import ArchitectureSettings, TokenTable, TrainingState, check_settings
+from ..validate import check_choice, check_integer, check_number
+from .featurize import TRUNCATIONS, attr_id
+from .model import build_network, numpy_forward_of, resize_textcat_output, textcat_forward, textcat_init
+from .ngram_model import WEIGHTINGS
 
 
 # The smallest value of each integer setting.
@@ -78,156 +81,93 @@ def build_lstm_textcat(
     """
     cfg = ArchitectureSettings(locals())  # the arguments as the config gave them (first line!)
     del cfg["nO"]  # a dimension of the model, not a setting
+    cfg["ngram_model"] = "trained"
+    return _textcat_model(cfg, nO)
+
+
+@registry.architectures("spacy_lstm.LSTMTextCat.v2")
+def build_lstm_textcat_v2(
+    exclusive_classes: bool = True,
+    attr: str = "LOWER",
+    max_vocab: int = 20000,
+    min_freq: int = 1,
+    max_length: int = 400,
+    truncation: str = "head_tail",
+    embedding_dim: int = 128,
+    static_vectors: bool = False,
+    freeze_vectors: bool = False,
+    lstm_width: int = 128,
+    lstm_depth: int = 1,
+    bidirectional: bool = True,
+    dropout: float = 0.3,
+    recurrent_dropout: float = 0.0,
+    pooling: str = "max_mean",
+    attention_width: int = 64,
+    hidden_width: int = 0,
+    bow_ngram_size: int = 2,
+    bow_length: int = 262144,
+    bow_max_length: int = 5000,
+    bow_C: List[float] = [0.1, 0.3, 1.0],
+    bow_weightings: List[str] = ["nb", "none"],
+    bow_folds: int = 3,
+    batch_size: int = 256,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """Like v1, but the n-gram path is fitted at `initialize` and frozen, and the LSTM learns
+    on top of it (textcat/ngram_model.py says why).
+
+    bow_ngram_size: the longest n-grams (0 = no n-gram path: a pure LSTM). Each order is
+        hashed into its own range of the bow_length buckets, and a doc's n-grams count once.
+    bow_C / bow_weightings: the candidates (inverse L2 strength; "nb" naive-Bayes weighted or
+        "none") which, with the orders 1..bow_ngram_size, the held-out folds choose from.
+    bow_folds: folds of the training docs for that choice and for the out-of-fold logits the
+        LSTM trains on (0 or 1: no folds; the first candidate is fitted and the LSTM trains on
+        top of the in-sample logits).
+    """
+    cfg = ArchitectureSettings(locals())  # the arguments as the config gave them (first line!)
+    del cfg["nO"]
+    cfg["ngram_model"] = "fitted"
+    check_integer("bow_folds", bow_folds, 0)
+    if not isinstance(bow_C, (list, tuple)) or not bow_C:
+        raise ValueError(f"bow_C must be a non-empty list of numbers > 0, got {bow_C!r}.")
+    for value in bow_C:
+        check_number("bow_C", value, 0.0, low_open=True)
+    if not isinstance(bow_weightings, (list, tuple)) or not bow_weightings:
+        raise ValueError(f"bow_weightings must be a non-empty list of {WEIGHTINGS}, got {bow_weightings!r}.")
+    for value in bow_weightings:
+        check_choice("bow_weightings", value, WEIGHTINGS)
+    return _textcat_model(cfg, nO)
+
+
+def _textcat_model(cfg: ArchitectureSettings, nO: Optional[int]) -> Model[List[Doc], Floats2d]:
     from ..keras.networks import POOLINGS
     from ..keras.shim import KerasShim  # imports TensorFlow: only when a model is built
 
-    attr_id(attr)
-    check_choice("pooling", pooling, POOLINGS)
-    check_choice("truncation", truncation, TRUNCATIONS)
+    attr_id(cfg["attr"])
+    check_choice("pooling", cfg["pooling"], POOLINGS)
+    check_choice("truncation", cfg["truncation"], TRUNCATIONS)
     check_settings(cfg, INTEGER_MINIMUMS, ("dropout", "recurrent_dropout"))
     model: Model[List[Doc], Floats2d] = Model(
         "lstm_textcat",
         textcat_forward,
         init=textcat_init,
         dims={"nO": nO, "nV": None, "nE": None},
-        attrs={"token_table": TokenTable.empty(), "cfg": cfg, "resize_output": resize_textcat_output},
+        attrs={
+            "token_table": TokenTable.empty(),
+            "cfg": cfg,
+            "resize_output": resize_textcat_output,
+            "ngram_choice": {},
+            "training_state": TrainingState(),
+        },
     )
     model._shims.append(
         KerasShim(
-            partial(_build_network, model),
-            loss="softmax_crossentropy" if exclusive_classes else "sigmoid_crossentropy",
-            activation="softmax" if exclusive_classes else "sigmoid",
-            numpy_forward=partial(_numpy_forward, cfg),
+            partial(build_network, model),
+            loss="softmax_crossentropy" if cfg["exclusive_classes"] else "sigmoid_crossentropy",
+            activation="softmax" if cfg["exclusive_classes"] else "sigmoid",
+            numpy_forward=partial(numpy_forward_of, cfg),
         )
     )
-    return model
-
-
-def _build_network(model: Model):
-    from ..keras.networks import build_text_classifier
-
-    cfg = model.attrs["cfg"]
-    return build_text_classifier(
-        vocab_size=model.get_dim("nV"),
-        n_labels=model.get_dim("nO"),
-        embedding_dim=model.get_dim("nE"),
-        lstm_width=cfg["lstm_width"],
-        lstm_depth=cfg["lstm_depth"],
-        bidirectional=cfg["bidirectional"],
-        dropout=cfg["dropout"],
-        recurrent_dropout=cfg["recurrent_dropout"],
-        pooling=cfg["pooling"],
-        attention_width=cfg["attention_width"],
-        hidden_width=cfg["hidden_width"],
-        trainable_embedding=not (cfg["static_vectors"] and cfg["freeze_vectors"]),
-        bow_length=cfg["bow_length"] if cfg["bow_ngram_size"] else 0,
-    )
-
-
-def _numpy_forward(cfg: dict, weights, inputs):
-    from ..keras.numpy_networks import text_classifier
-
-    return text_classifier(weights, inputs, cfg)
-
-
-def is_initialized(model: Model) -> bool:
-    return model.has_dim("nV") is True and model.has_dim("nO") is True and get_shim(model).has_weights
-
-
-def textcat_features(model: Model, docs: List[Doc]):
-    """The model's per-doc features (featurize.doc_features with its table and settings)."""
-    return doc_features(docs, model.attrs["token_table"], model.attrs["cfg"])
-
-
-def textcat_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
-    """Build the token table from X (all training docs) and the network with random weights.
-
-    With static_vectors, the Embedding rows of tokens in `nlp.vocab.vectors` start from those
-    vectors (the way spaCy v2's Keras example did); the other rows start small and random.
-    """
-    cfg = model.attrs["cfg"]
-    if X is None or len(X) == 0:
-        raise ValueError(
-            "lstm_textcat needs training docs to build its token table: call "
-            "nlp.initialize(get_examples) with at least one example."
-        )
-    if Y is not None and not model.has_dim("nO"):
-        model.set_dim("nO", Y.shape[1])
-    if not model.has_dim("nO"):
-        raise ValueError("lstm_textcat needs its labels before initialize (nO is unset).")
-    table = build_token_table(X, cfg["attr"], max_vocab=cfg["max_vocab"], min_freq=cfg["min_freq"])
-    model.attrs["token_table"] = table
-    model.set_dim("nV", len(table), force=True)
-    vectors = X[0].vocab.vectors if cfg["static_vectors"] else None
-    if cfg["static_vectors"] and (vectors is None or vectors.shape[0] == 0 or vectors.shape[1] == 0):
-        raise ValueError(
-            "static_vectors = true, but the pipeline has no word vectors. Add them with "
-            "`spacy init vectors` and [initialize.vectors], or set static_vectors = false."
-        )
-    model.set_dim("nE", vectors.shape[1] if vectors is not None else cfg["embedding_dim"], force=True)
-    shim = get_shim(model)
-    shim.rebuild(partial(_build_network, model))
-    shim.build()
-    if vectors is not None:
-        shim.set_weights(_with_static_vectors(shim.get_weights(), table, X[0].vocab))
-
-
-def _with_static_vectors(weights, table: TokenTable, vocab):
-    """The fresh weights with the Embedding rows of tokens that have a vector set to it."""
-    matrix = weights["embedding/embeddings"]
-    for i, token in enumerate(table.tokens[2:], start=2):
-        if vocab.has_vector(token):
-            matrix[i] = vocab.get_vector(token)
-    matrix[0] = 0.0
-    return weights
-
-
-def textcat_forward(model: Model, docs: List[Doc], is_train: bool):
-    if not is_initialized(model):
-        raise NotInitializedError(
-            "The lstm_textcat model has not been initialized: train it with `spacy train`, "
-            "call nlp.initialize(get_examples) before use, or load a trained pipeline."
-        )
-    shim = get_shim(model)
-    features = textcat_features(model, docs)
-    scores = numpy.zeros((len(docs), model.get_dim("nO")), dtype="float32")
-    backprops = []
-    for idx in length_buckets([len(s) for s in features[0]], model.attrs["cfg"]["batch_size"]):
-        inputs = network_inputs(features, idx)
-        if is_train:
-            scores[idx], bp = shim.begin_update(inputs)
-            backprops.append((idx, bp))
-        else:
-            scores[idx] = shim.predict(inputs)
-
-    def backprop(d_scores):
-        d_scores = model.ops.to_numpy(d_scores)
-        for idx, bp in backprops:
-            bp(d_scores[idx])
-        return []
-
-    return model.ops.asarray2f(scores), backprop
-
-
-def resize_textcat_output(model: Model, new_nO: int) -> Model:
-    """Add output labels, keeping what the network learned (new rows start at zero)."""
-    if not model.has_dim("nO") or not get_shim(model).has_weights:
-        model.set_dim("nO", new_nO, force=True)
-        return model
-    old_nO = model.get_dim("nO")
-    if new_nO == old_nO:
-        return model
-    if new_nO < old_nO:
-        raise ValueError(f"Cannot shrink lstm_textcat's output from {old_nO} to {new_nO} labels.")
-    shim = get_shim(model)
-    weights = shim.get_weights()
-    for path in ("logits/kernel", "logits/bias", "bow_weights/embeddings"):
-        if path in weights:  # the label axis is the last one
-            old = weights[path]
-            grown = numpy.zeros(old.shape[:-1] + (new_nO - old_nO,), dtype=old.dtype)
-            weights[path] = numpy.concatenate([old, grown], axis=-1)
-    model.set_dim("nO", new_nO, force=True)
-    shim.rebuild(partial(_build_network, model), weights)
     return model
 
 

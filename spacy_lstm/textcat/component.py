@@ -18,13 +18,12 @@ from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from thinc.api import Config, Model
 
-from ..component import KerasComponentMixin
-from .architecture import is_initialized, textcat_features
-from .featurize import network_inputs
+from ..component import KerasComponentMixin, TrainingBatch
+from .model import is_initialized, textcat_training_inputs
 
 MODEL_CONFIG = """
 [model]
-@architectures = "spacy_lstm.LSTMTextCat.v1"
+@architectures = "spacy_lstm.LSTMTextCat.v2"
 exclusive_classes = {exclusive}
 attr = "LOWER"
 max_vocab = 20000
@@ -37,7 +36,7 @@ freeze_vectors = false
 lstm_width = 128
 lstm_depth = 1
 bidirectional = true
-dropout = 0.2
+dropout = 0.3
 recurrent_dropout = 0.0
 pooling = "max_mean"
 attention_width = 64
@@ -45,6 +44,9 @@ hidden_width = 0
 bow_ngram_size = 2
 bow_length = 262144
 bow_max_length = 5000
+bow_C = [0.1, 0.3, 1.0]
+bow_weightings = ["nb", "none"]
+bow_folds = 3
 batch_size = 256
 nO = null
 """
@@ -116,9 +118,10 @@ class LSTMTextCatMixin(KerasComponentMixin):
         self._validate_categories(examples)
         self._check_known_labels(examples)
         truths, not_missing = self._examples_to_truth(examples)
-        features = textcat_features(self.model, [eg.predicted for eg in examples])
-        inputs = network_inputs(features, range(len(examples)))
-        return inputs, numpy.asarray(truths, dtype="float32"), numpy.asarray(not_missing, dtype="float32")
+        inputs, offsets = textcat_training_inputs(self.model, [eg.predicted for eg in examples])
+        return TrainingBatch(
+            inputs, numpy.asarray(truths, dtype="float32"), numpy.asarray(not_missing, dtype="float32"), offsets
+        )
 
     def get_loss(self, examples: Iterable[Example], scores):
         """Cross-entropy of the scores and its gradient with respect to the scores."""
@@ -141,14 +144,16 @@ class LSTMTextCatMixin(KerasComponentMixin):
         return float(loss), self.model.ops.asarray2f(d_scores.astype("float32"))
 
     def _initialize_model(self, get_examples: Callable[[], Iterable[Example]]) -> None:
-        """Build the token table from ALL training docs (spaCy's textcat uses a sample of
-        ten, which is enough for its shapes but not for a vocabulary) and the network."""
+        """Build the token table (and fit the n-gram path) from ALL training docs (spaCy's
+        textcat uses a sample of ten, which is enough for its shapes but not for a
+        vocabulary) and the network. Y holds every doc's gold values, NaN where missing."""
         self._require_labels()
-        docs = [eg.reference for eg in get_examples()]
-        if not docs:
+        examples = list(get_examples())
+        if not examples:
             raise ValueError(Errors.E923.format(name=self.name))
-        label_sample, _ = self._examples_to_truth(list(islice(get_examples(), 10)))
-        self.model.initialize(X=docs, Y=label_sample)
+        truths, not_missing = self._examples_to_truth(examples)
+        truths = numpy.where(numpy.asarray(not_missing) > 0, numpy.asarray(truths, dtype="float64"), numpy.nan)
+        self.model.initialize(X=[eg.reference for eg in examples], Y=truths)
 
     def _check_known_labels(self, examples: List[Example]) -> None:
         known = set(self.labels)

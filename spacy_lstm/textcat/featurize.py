@@ -103,9 +103,9 @@ def docs_to_ids(
 _NGRAM_MIX = numpy.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: order-sensitive mixing
 
 
-def hashed_ngrams(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.ndarray:
-    """Bucket ids in [1, length) for every 1..ngram_size-gram of a doc's attribute hashes
-    (spaCy's hashes are stable across processes, so are these); 0 stays padding."""
+def ngram_hashes(hashes: numpy.ndarray, ngram_size: int) -> List[numpy.ndarray]:
+    """The 64-bit hash of every 1..ngram_size-gram of a doc's attribute hashes, one array per
+    order (spaCy's hashes are stable across processes, so are these)."""
     hashes = hashes.astype("uint64")
     grams = [hashes]
     for n in range(2, ngram_size + 1):
@@ -115,14 +115,32 @@ def hashed_ngrams(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.
         for k in range(1, n):
             h = h * _NGRAM_MIX ^ hashes[k : len(hashes) - n + 1 + k]
         grams.append(h)
-    return (numpy.concatenate(grams) % numpy.uint64(length - 1) + numpy.uint64(1)).astype("int32")
+    return grams
+
+
+def hashed_ngrams(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.ndarray:
+    """Bucket ids in [1, length) for every 1..ngram_size-gram of a doc's attribute hashes, all
+    orders sharing the buckets (LSTMTextCat.v1); 0 stays padding."""
+    grams = numpy.concatenate(ngram_hashes(hashes, ngram_size))
+    return (grams % numpy.uint64(length - 1) + numpy.uint64(1)).astype("int32")
+
+
+def ngram_set(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.ndarray:
+    """The distinct bucket ids of a doc's 1..ngram_size-grams, each order hashed into its own
+    range of [1, length) (LSTMTextCat.v2: presence, not counts, and a model that uses only
+    some orders is exact; see ngram_model.order_ranges)."""
+    per_order = numpy.uint64((length - 1) // ngram_size)
+    ids = [g % per_order + numpy.uint64(1) + numpy.uint64(k) * per_order for k, g in enumerate(ngram_hashes(hashes, ngram_size))]
+    return numpy.unique(numpy.concatenate(ids)).astype("int32")
 
 
 def hashes_to_ngrams(
-    hashes: Sequence[numpy.ndarray], max_length: int, truncation: str, ngram_size: int, length: int
+    hashes: Sequence[numpy.ndarray], max_length: int, truncation: str, ngram_size: int, length: int, *, distinct: bool = False
 ) -> List[numpy.ndarray]:
-    """Hashed n-gram bucket ids of each doc's first/last `max_length` tokens (0 = all)."""
-    return [hashed_ngrams(truncate(h, max_length, truncation), ngram_size, length) for h in hashes]
+    """Hashed n-gram bucket ids of each doc's first/last `max_length` tokens (0 = all):
+    every occurrence in shared buckets, or (`distinct`) each n-gram once in its order's range."""
+    to_ids = ngram_set if distinct else hashed_ngrams
+    return [to_ids(truncate(h, max_length, truncation), ngram_size, length) for h in hashes]
 
 
 def pad(seqs: Sequence[numpy.ndarray]) -> numpy.ndarray:
@@ -151,7 +169,8 @@ def doc_features(docs: Sequence[Doc], table: TokenTable, cfg: dict) -> Tuple[Lis
     if not cfg["bow_ngram_size"]:
         return (ids,)
     ngrams = hashes_to_ngrams(
-        hashes, cfg["bow_max_length"], cfg["truncation"], cfg["bow_ngram_size"], cfg["bow_length"]
+        hashes, cfg["bow_max_length"], cfg["truncation"], cfg["bow_ngram_size"], cfg["bow_length"],
+        distinct=cfg.get("ngram_model") == "fitted",
     )
     return ids, ngrams
 

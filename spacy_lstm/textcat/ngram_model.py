@@ -1,0 +1,190 @@
+"""The n-gram path of `spacy_lstm.LSTMTextCat.v2`: a logistic regression over binarised,
+hashed 1..n-grams, optionally naive-Bayes weighted (NBSVM; Wang & Manning, 2012), fitted
+exactly at `initialize`. NumPy, SciPy and scikit-learn; no TensorFlow.
+
+Why it is fitted there and not in the training loop: a linear model over sparse n-grams is a
+convex problem that a solver settles in seconds, while inside the loop it learns at the pace,
+and stops at the step, chosen for the LSTM, which memorises a few thousand training texts long
+before the n-gram weights converge. Fitted first and then frozen, the n-gram path is a strong
+classifier from the first step on, and the LSTM learns what it gets wrong.
+
+What the LSTM should learn is the n-gram model's error on texts it has *not* seen: on its own
+training texts a linear model with this many features is nearly always right. So the model is
+also fitted on k-1 of k folds of the training texts, and the logits of each held-out fold are
+kept ("out-of-fold" logits, as in stacking): the LSTM trains on top of those, and predicts on
+top of the model fitted on all texts.
+
+The same folds choose the model: the n-gram orders (1..n), the weighting ("nb": each n-gram's
+value is its naive-Bayes log-count ratio, which helps on sentiment and long reviews; "none":
+presence) and the inverse regularisation strength C. The candidate with the best out-of-fold
+accuracy (multilabel: the lowest out-of-fold log-loss) wins, so the choice follows the corpus
+(bigrams and NB weights for long reviews, unigrams for a small corpus of short texts) instead
+of one setting tuned on one benchmark.
+"""
+import warnings
+from dataclasses import dataclass
+from itertools import product
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy
+
+WEIGHTINGS = ("nb", "none")
+
+
+@dataclass
+class NgramFit:
+    """The fitted n-gram path. weights: [n_buckets, n_labels] (row 0, padding, is zero);
+    bias: [n_labels]; held_out_logits: [n_docs, n_labels] out-of-fold logits (None when the
+    data is too small to fold); choice: the selected candidate and its held-out scores."""
+
+    weights: numpy.ndarray
+    bias: numpy.ndarray
+    held_out_logits: Optional[numpy.ndarray]
+    choice: Dict[str, object]
+
+
+def order_ranges(n_buckets: int, ngram_size: int) -> List[Tuple[int, int]]:
+    """The bucket id range [start, end) of each n-gram order 1..ngram_size: each order has its
+    own range (0 is padding), so a model that uses only some orders is exact."""
+    per_order = (n_buckets - 1) // ngram_size
+    return [(1 + k * per_order, 1 + (k + 1) * per_order) for k in range(ngram_size)]
+
+
+def ngram_matrix(ngram_ids: Sequence[numpy.ndarray], n_buckets: int):
+    """Binary CSR matrix [n_docs, n_buckets]: which bucket ids each doc has."""
+    from scipy.sparse import csr_matrix
+
+    unique = [numpy.unique(ids) for ids in ngram_ids]
+    indptr = numpy.zeros(len(unique) + 1, dtype="int64")
+    numpy.cumsum([len(u) for u in unique], out=indptr[1:])
+    indices = numpy.concatenate(unique).astype("int64") if unique else numpy.zeros(0, dtype="int64")
+    return csr_matrix((numpy.ones(len(indices)), indices, indptr), shape=(len(unique), n_buckets))
+
+
+def nb_ratios(X, y: numpy.ndarray, alpha: float = 1.0) -> numpy.ndarray:
+    """Naive-Bayes log-count ratio of every column for a binary target y (0/1)."""
+    p = numpy.asarray(X[y == 1].sum(axis=0)).ravel() + alpha
+    q = numpy.asarray(X[y == 0].sum(axis=0)).ravel() + alpha
+    return numpy.log(p / p.sum()) - numpy.log(q / q.sum())
+
+
+def fit_binary(X, y: numpy.ndarray, C: float, weighting: str) -> Tuple[numpy.ndarray, float]:
+    """(weights per column, intercept) of one binary logistic regression. liblinear's dual
+    solver: exact and fast when there are many more n-grams than documents."""
+    from scipy.sparse import diags
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    n_pos = int(y.sum())
+    if n_pos == 0 or n_pos == len(y):  # one class only: the smoothed prior is all to learn
+        prior = (n_pos + 0.5) / (len(y) + 1.0)
+        return numpy.zeros(X.shape[1]), float(numpy.log(prior / (1.0 - prior)))
+    scale = nb_ratios(X, y) if weighting == "nb" else numpy.ones(X.shape[1])
+    regression = LogisticRegression(C=C, solver="liblinear", dual=True, max_iter=2000)
+    with warnings.catch_warnings():  # a not-quite-converged fit is still a good fit here
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        regression.fit(X @ diags(scale), y)
+    return scale * regression.coef_[0], float(regression.intercept_[0])
+
+
+def stratified_folds(y: numpy.ndarray, n_folds: int, seed: int) -> Optional[numpy.ndarray]:
+    """A fold index per row, stratified by y (0/1); None when a class has fewer rows than folds."""
+    if n_folds < 2 or numpy.bincount(y, minlength=2).min() < n_folds:
+        return None
+    rng = numpy.random.default_rng(seed)
+    fold = numpy.empty(len(y), dtype="int64")
+    for value in (0, 1):
+        rows = numpy.flatnonzero(y == value)
+        fold[rng.permutation(rows)] = numpy.arange(len(rows)) % n_folds
+    return fold
+
+
+def _binary_log_loss(logits: numpy.ndarray, y: numpy.ndarray) -> float:
+    return float(numpy.mean(numpy.logaddexp(0.0, numpy.where(y == 1, -logits, logits))))
+
+
+class _Problems:
+    """The binary problems the n-gram path solves: one for two exclusive classes (the logit of
+    label 1 against label 0, whose logit stays 0), else one per label (one-vs-rest), each on
+    the docs where that label is annotated."""
+
+    def __init__(self, truths: numpy.ndarray, exclusive: bool, n_folds: int, seed: int):
+        n_docs, n_labels = truths.shape
+        known = ~numpy.isnan(truths)
+        self.exclusive = exclusive
+        self.n_labels = n_labels
+        self.labels = [1] if exclusive and n_labels == 2 else list(range(n_labels))
+        self.rows = [numpy.arange(n_docs) if exclusive else numpy.flatnonzero(known[:, k]) for k in self.labels]
+        self.targets = [(numpy.nan_to_num(truths[rows, k]) > 0.5).astype("int64") for k, rows in zip(self.labels, self.rows)]
+        self.folds = [stratified_folds(y, n_folds, seed + k) for k, y in zip(self.labels, self.targets)]
+        self.n_folds = n_folds
+        self.gold = numpy.nan_to_num(truths).argmax(axis=1) if exclusive else None
+
+    @property
+    def can_fold(self) -> bool:
+        return all(fold is not None for fold in self.folds)
+
+
+def _held_out(X, problems: _Problems, C: float, weighting: str) -> numpy.ndarray:
+    """Out-of-fold logits [n_docs, n_labels] of one candidate (bias included)."""
+    logits = numpy.zeros((X.shape[0], problems.n_labels))
+    for k, rows, y, fold in zip(problems.labels, problems.rows, problems.targets, problems.folds):
+        Xk = X[rows]
+        for f in range(problems.n_folds):
+            w, b = fit_binary(Xk[fold != f], y[fold != f], C, weighting)
+            logits[rows[fold == f], k] = Xk[fold == f] @ w + b
+    return logits
+
+
+def _score(logits: numpy.ndarray, problems: _Problems) -> Tuple[float, float]:
+    """(held-out accuracy, held-out log-loss) of a candidate; higher accuracy, then lower
+    log-loss, is better (multilabel: log-loss alone)."""
+    loss = sum(_binary_log_loss(logits[rows, k], y) for k, rows, y in zip(problems.labels, problems.rows, problems.targets))
+    if not problems.exclusive:
+        return 0.0, loss
+    return float(numpy.mean(logits.argmax(axis=1) == problems.gold)), loss
+
+
+def fit_ngram_model(
+    ngram_ids: Sequence[numpy.ndarray],
+    truths: numpy.ndarray,
+    *,
+    exclusive: bool,
+    n_buckets: int,
+    ngram_size: int,
+    C_values: Sequence[float] = (0.1, 0.3, 1.0),
+    weightings: Sequence[str] = WEIGHTINGS,
+    n_folds: int = 3,
+    seed: int = 0,
+) -> NgramFit:
+    """Choose and fit the n-gram path on the training docs' bucket ids (see the module
+    docstring). truths: [n_docs, n_labels] gold values, NaN where a label is not annotated."""
+    truths = numpy.asarray(truths, dtype="float64")
+    X = ngram_matrix(ngram_ids, n_buckets)
+    problems = _Problems(truths, exclusive, n_folds, seed)
+    ranges = order_ranges(n_buckets, ngram_size)
+    candidates = list(product(range(1, ngram_size + 1), weightings, C_values))
+    best = None
+    if problems.can_fold and len(candidates) > 1:
+        for order, weighting, C in candidates:
+            X_order = X[:, : ranges[order - 1][1]]
+            logits = _held_out(X_order, problems, C, weighting)
+            accuracy, loss = _score(logits, problems)
+            if best is None or (-accuracy, loss) < (-best[1], best[2]):
+                best = ((order, weighting, C), accuracy, loss, logits)
+    (order, weighting, C), accuracy, loss, held_out = best or (candidates[-1], None, None, None)
+    X_order = X[:, : ranges[order - 1][1]]
+    if held_out is None and problems.can_fold:
+        held_out = _held_out(X_order, problems, C, weighting)
+    weights = numpy.zeros((n_buckets, truths.shape[1]), dtype="float32")
+    bias = numpy.zeros(truths.shape[1], dtype="float32")
+    for k, rows, y in zip(problems.labels, problems.rows, problems.targets):
+        w, b = fit_binary(X_order[rows], y, C, weighting)
+        weights[: X_order.shape[1], k], bias[k] = w, b
+    weights[0] = 0.0
+    if held_out is not None and not exclusive:  # docs whose label is not annotated: the full model
+        for k, rows in zip(problems.labels, problems.rows):
+            unknown = numpy.setdiff1d(numpy.arange(X.shape[0]), rows)
+            held_out[unknown, k] = X_order[unknown] @ weights[: X_order.shape[1], k] + bias[k]
+    choice = {"ngram_orders": order, "weighting": weighting, "C": C, "held_out_accuracy": accuracy, "held_out_log_loss": loss}
+    return NgramFit(weights, bias, None if held_out is None else held_out.astype("float32"), choice)

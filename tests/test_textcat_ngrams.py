@@ -1,0 +1,183 @@
+"""LSTMTextCat.v2's n-gram path: fitted at initialize on held-out folds, frozen, and the LSTM
+trained on top of its out-of-fold logits."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy
+import pytest
+import spacy
+from thinc.api import Adam
+
+from spacy_lstm.model_attrs import get_shim
+from spacy_lstm.textcat.featurize import ngram_set, ngram_hashes
+from spacy_lstm.textcat.ngram_model import fit_ngram_model, order_ranges
+from test_textcat import TINY, exclusive_examples, review_texts
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+def bucket_ids(n_docs, rng, informative=(1, 2), n_buckets=64):
+    """Docs as bucket-id sets: bucket 1 marks label 1, bucket 2 label 0, plus noise."""
+    docs, y = [], []
+    for i in range(n_docs):
+        label = i % 2
+        noise = rng.integers(3, n_buckets, size=5)
+        docs.append(numpy.concatenate([[informative[0] if label else informative[1]], noise]))
+        y.append(label)
+    truths = numpy.zeros((n_docs, 2))
+    truths[numpy.arange(n_docs), y] = 1.0
+    return docs, truths
+
+
+def test_each_order_has_its_own_bucket_range():
+    hashes = numpy.asarray([11, 22, 33, 44], dtype="uint64")
+    ids = ngram_set(hashes, 2, 101)
+    (lo1, hi1), (lo2, hi2) = order_ranges(101, 2)
+    unigrams = [i for i in ids if lo1 <= i < hi1]
+    bigrams = [i for i in ids if lo2 <= i < hi2]
+    assert len(unigrams) == 4 and len(bigrams) == 3 and len(ids) == 7
+    assert len(ngram_hashes(hashes, 2)) == 2
+    # a repeated n-gram counts once
+    assert len(ngram_set(numpy.asarray([5, 5, 5], dtype="uint64"), 1, 101)) == 1
+
+
+def test_fit_learns_the_informative_bucket_and_keeps_held_out_logits():
+    docs, truths = bucket_ids(60, numpy.random.default_rng(0))
+    fit = fit_ngram_model(docs, truths, exclusive=True, n_buckets=64, ngram_size=1, C_values=[1.0], weightings=["none"])
+    assert fit.weights.shape == (64, 2) and fit.bias.shape == (2,)
+    assert not fit.weights[:, 0].any()  # two exclusive labels: one binary problem, label 0's logit stays 0
+    assert fit.weights[1, 1] > 0.5 > -0.5 > fit.weights[2, 1]
+    assert fit.weights[0].tolist() == [0.0, 0.0]  # padding
+    in_sample = numpy.stack([fit.weights[d].sum(axis=0) for d in docs]) + fit.bias
+    assert fit.held_out_logits.shape == (60, 2)
+    # out-of-fold logits come from models that did not see the doc: less sure than in-sample
+    assert numpy.abs(fit.held_out_logits[:, 1]).mean() < numpy.abs(in_sample[:, 1]).mean()
+    assert (fit.held_out_logits.argmax(axis=1) == truths.argmax(axis=1)).mean() == 1.0
+
+
+def test_held_out_folds_choose_the_candidate():
+    docs, truths = bucket_ids(90, numpy.random.default_rng(1))
+    fit = fit_ngram_model(docs, truths, exclusive=True, n_buckets=64, ngram_size=1, C_values=[1e-4, 1.0], weightings=["none"])
+    # both are right on every held-out doc; C = 1e-4 is barely sure of it (log-loss ~ log 2)
+    assert fit.choice["held_out_accuracy"] == 1.0
+    assert fit.choice["C"] == 1.0 and fit.choice["held_out_log_loss"] < 0.5
+
+
+def test_multilabel_missing_values_and_a_label_without_positives():
+    docs, truths = bucket_ids(40, numpy.random.default_rng(2))
+    truths = numpy.concatenate([truths[:, 1:], numpy.zeros((40, 1))], axis=1)  # label 1: never positive
+    truths[:5, 0] = numpy.nan  # not annotated
+    fit = fit_ngram_model(docs, truths, exclusive=False, n_buckets=64, ngram_size=1)
+    assert fit.weights[1, 0] > 0 > fit.weights[2, 0]
+    assert not fit.weights[:, 1].any() and fit.bias[1] < -2  # only the prior: "never"
+    assert fit.held_out_logits is None  # label 1 has no positive doc to hold out
+
+
+def test_too_few_docs_to_fold_still_fit():
+    docs, truths = bucket_ids(4, numpy.random.default_rng(3))
+    fit = fit_ngram_model(docs, truths, exclusive=True, n_buckets=64, ngram_size=1)
+    assert fit.held_out_logits is None
+    assert fit.weights[1, 1] > 0
+
+
+def make_v2(nlp, **cfg):
+    return nlp.add_pipe("lstm_textcat", config={"model": {**TINY, "@architectures": "spacy_lstm.LSTMTextCat.v2", **cfg}})
+
+
+def test_training_starts_from_the_fitted_ngram_model_and_keeps_it_frozen():
+    nlp = spacy.blank("en")
+    textcat = make_v2(nlp)
+    examples = exclusive_examples(nlp, review_texts(30))
+    optimizer = nlp.initialize(lambda: examples)
+    shim = get_shim(textcat.model)
+    before = shim.get_weights()
+    assert before["bow_weights/embeddings"].any()
+    assert not before["logits/kernel"].any()  # the LSTM head starts at zero ...
+    docs = [nlp.make_doc(eg.reference.text) for eg in examples]
+    ngram_only = textcat.predict(docs)
+    ngrams = [ngram_set(d.to_array("LOWER"), 2, 262144) for d in docs]
+    logits = numpy.stack([before["bow_weights/embeddings"][g].sum(axis=0) for g in ngrams]) + before["logits/bias"]
+    expected = numpy.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    numpy.testing.assert_allclose(ngram_only, expected, atol=1e-5)  # ... so it IS the n-gram model
+    assert len(textcat.model.attrs["training_state"]["held_out_offsets"]) == 30
+    optimizer.learn_rate = 0.01
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer)
+    after = shim.get_weights()
+    numpy.testing.assert_array_equal(after["bow_weights/embeddings"], before["bow_weights/embeddings"])
+    assert after["logits/kernel"].any()
+    assert set(textcat.model.attrs["ngram_choice"]) >= {"ngram_orders", "weighting", "C"}
+
+
+def test_the_lstm_trains_on_the_held_out_logits(monkeypatch):
+    nlp = spacy.blank("en")
+    textcat = make_v2(nlp)
+    examples = exclusive_examples(nlp, review_texts(30))
+    nlp.initialize(lambda: examples)
+    seen = []
+    shim = get_shim(textcat.model)
+    original = shim.update
+    monkeypatch.setattr(shim, "update", lambda *a, **kw: (seen.append(kw["logit_offsets"]), original(*a, **kw)))
+    nlp.update(examples[:4], sgd=Adam(0.001))
+    table = textcat.model.attrs["training_state"]["held_out_offsets"]
+    expected = numpy.stack([table[hash(eg.reference.text)] for eg in examples[:4]])
+    numpy.testing.assert_allclose(seen[0], expected)
+    unseen = exclusive_examples(nlp, [("a text never seen at initialize", "pos")])
+    nlp.update(unseen, sgd=Adam(0.001))
+    assert not seen[1].any()  # no held-out logits: learn on top of the fitted model itself
+
+
+def test_held_out_logits_are_not_saved(tmp_path):
+    nlp = spacy.blank("en")
+    make_v2(nlp)
+    examples = exclusive_examples(nlp, review_texts(12))
+    nlp.initialize(lambda: examples)
+    nlp.to_disk(tmp_path / "m")
+    loaded = spacy.load(tmp_path / "m")
+    textcat = loaded.get_pipe("lstm_textcat")
+    assert textcat.model.attrs["training_state"] == {}
+    assert textcat.model.attrs["ngram_choice"]["ngram_orders"] in (1, 2)
+    text = examples[0].reference.text
+    assert loaded(text).cats == pytest.approx(nlp(text).cats, abs=1e-6)
+
+
+def test_v2_needs_gold_values_for_every_training_doc():
+    nlp = spacy.blank("en")
+    textcat = make_v2(nlp)
+    textcat.add_label("pos")
+    textcat.add_label("neg")
+    docs = [nlp.make_doc("good"), nlp.make_doc("bad")]
+    with pytest.raises(ValueError, match="gold categories of every training doc"):
+        textcat.model.initialize(X=docs)
+
+
+@pytest.mark.parametrize("setting,value,message", [
+    ("bow_C", [], "bow_C must be a non-empty list"),
+    ("bow_C", [0.0], "bow_C must be a finite number > 0"),
+    ("bow_weightings", ["tfidf"], "Unknown bow_weightings 'tfidf'"),
+    ("bow_folds", -1, "bow_folds must be an integer >= 0"),
+])
+def test_bad_ngram_settings_are_named(setting, value, message):
+    nlp = spacy.blank("en")
+    with pytest.raises(Exception, match=message):
+        make_v2(nlp, **{setting: value})
+
+
+def test_stopping_rule_stops(tmp_path):
+    """The shipped config has no step budget: training ends when dev stops improving."""
+    from test_training import write_docbins
+
+    write_docbins(tmp_path, multilabel=False)
+    cmd = [
+        sys.executable, "-m", "spacy", "train", str(CONFIGS / "textcat_lstm.cfg"), "-o", str(tmp_path / "out"),
+        "--paths.train", str(tmp_path / "train.spacy"), "--paths.dev", str(tmp_path / "dev.spacy"),
+        "--training.patience", "20", "--training.eval_frequency", "10",
+        "--components.lstm_textcat.model.lstm_width", "8", "--components.lstm_textcat.model.embedding_dim", "8",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    steps = [int(line.split()[1]) for line in out.stdout.splitlines() if line.strip()[:1].isdigit() and len(line.split()) > 3]
+    assert steps and max(steps) < 200  # stopped on patience, long before any budget
+    assert "max_steps = 0" in (CONFIGS / "textcat_lstm.cfg").read_text()
