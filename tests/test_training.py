@@ -38,7 +38,7 @@ def test_spacy_train_and_evaluate(tmp_path, config, component):
         sys.executable, "-m", "spacy", "train", str(CONFIGS / config), "-o", str(tmp_path / "out"),
         "--paths.train", str(tmp_path / "train.spacy"), "--paths.dev", str(tmp_path / "dev.spacy"),
         *TINY_OVERRIDES, f"{model}.lstm_width", "16", f"{model}.embedding_dim", "16",
-        "--training.optimizer.learn_rate.initial_rate", "0.01",
+        "--training.optimizer.learn_rate", "0.01",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
