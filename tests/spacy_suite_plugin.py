@@ -3,7 +3,7 @@
 It is loaded with `-p spacy_suite_plugin` in the pytest subprocess that runs the generated
 files, and reads what to do from the JSON file given as `--spacy-suite-spec`:
 
-- tests that do not apply to `lstm_textcat` are skipped with the documented reason;
+- tests that do not apply to `lstm_textcat` are skipped with the reason the spec gives;
 - a parametrized test whose parameters name our factories keeps only those cases (spaCy's
   `test_pipe_base_class_add_label[ner]` tests spaCy's NER, not us);
 - every test's outcome, and whether spaCy itself marks it skip/slow/xfail, is written to the
@@ -17,7 +17,6 @@ import pytest
 
 FACTORIES = {"lstm_textcat", "lstm_textcat_multilabel"}
 SPACY_OWN_MARKS = {"skip", "skipif", "slow", "xfail"}  # spaCy's own reasons not to run a test
-SKIP_PREFIX = "does not apply to lstm_textcat: "
 
 
 def pytest_addoption(parser):
@@ -55,7 +54,7 @@ class SuiteRecorder:
             reason = self.exclusions.get(item.path.name, {}).get(name)
             if reason is not None:
                 self.used_exclusions.add(f"{item.path.name}::{name}")
-                item.add_marker(pytest.mark.skip(reason=SKIP_PREFIX + reason))
+                item.add_marker(pytest.mark.skip(reason=reason))
 
     @staticmethod
     def _applies(item, items) -> bool:
