@@ -53,7 +53,7 @@ setup(
     extras_require={
         "ray": ["ray[data]>=2.9"],
         "project": ["matplotlib>=3.5", "scikit-learn>=1.2"],
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "hypothesis"],  # hypothesis: spaCy's tests/conftest.py (tests/test_spacy_suite.py)
     },
     entry_points=ENTRY_POINTS,
     include_package_data=True,

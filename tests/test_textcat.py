@@ -385,6 +385,59 @@ def test_untrained_component_names_the_fix():
         nlp("A review")
 
 
+@pytest.mark.parametrize("factory", ["lstm_textcat", "lstm_textcat_multilabel"])
+def test_loss_is_a_mean_over_the_batch(factory):
+    """The same examples twice, with their scores, give the same loss and half the gradient per
+    row. spaCy's test_issue9904 checks this with `scores.repeat(2, axis=0)`, which pairs the
+    scores with the wrong examples and holds only when every doc has the same scores, so
+    its intent is tested here with the scores aligned. Missing multilabel values add nothing."""
+    nlp = spacy.blank("en")
+    textcat = nlp.add_pipe(factory, config={"model": TINY})
+    for label in ("a", "b", "c"):
+        textcat.add_label(label)
+    cats = [{"a": 1.0, "b": 0.0, "c": 0.0}, {"a": 0.0, "b": 1.0, "c": 0.0}, {"a": 0.0, "b": 0.0, "c": 1.0}]
+    multilabel = factory == "lstm_textcat_multilabel"
+    if multilabel:
+        del cats[1]["c"]  # a missing value
+    examples = [Example.from_dict(nlp.make_doc(f"doc {i}"), {"cats": c}) for i, c in enumerate(cats)]
+    scores = numpy.asarray([[0.7, 0.2, 0.1], [0.3, 0.6, 0.1], [0.1, 0.1, 0.8]], dtype="f")
+    loss, d_scores = textcat.get_loss(examples, scores)
+    if multilabel:  # binary cross-entropy, averaged over the 8 cells that are not missing
+        truths = numpy.asarray([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+        cells = -(truths * numpy.log(scores) + (1 - truths) * numpy.log(1 - scores))
+        assert loss == pytest.approx((cells.sum() - cells[1, 2]) / 8, rel=1e-5)
+        assert d_scores[1, 2] == 0.0
+        changed = scores.copy()
+        changed[1, 2] = 0.9
+        assert textcat.get_loss(examples, changed)[0] == pytest.approx(loss, rel=1e-6)
+    else:  # cross-entropy of the gold class, averaged over the docs
+        assert loss == pytest.approx(-numpy.log([0.7, 0.6, 0.8]).mean(), rel=1e-5)
+    loss_twice, d_scores_twice = textcat.get_loss(examples * 2, numpy.concatenate([scores, scores]))
+    assert loss_twice == pytest.approx(loss, rel=1e-6)
+    numpy.testing.assert_allclose(d_scores_twice, numpy.concatenate([d_scores, d_scores]) / 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("factory", ["lstm_textcat", "lstm_textcat_multilabel"])
+def test_fixed_seed_gives_identical_results(factory):
+    """thinc's fix_random_seed makes initialisation and training reproducible (spaCy's
+    test_issue5551), also with a doc shorter than the n-gram size (spaCy's test_issue3611):
+    spaCy's versions of both pass spaCy's own architectures, so they do not run against us."""
+    from thinc.api import fix_random_seed
+
+    results = []
+    for _ in range(2):
+        fix_random_seed(0)
+        nlp = spacy.blank("en")
+        textcat = nlp.add_pipe(factory, config={"model": {**TINY, "bow_ngram_size": 2}})
+        data = [("This is an offensive text", "neg"), ("inoff", "pos")]
+        examples = exclusive_examples(nlp, data)
+        optimizer = nlp.initialize(lambda: examples)
+        for _ in range(3):
+            nlp.update(examples, sgd=optimizer)
+        results.append(textcat.predict([eg.predicted for eg in examples]))
+    numpy.testing.assert_array_equal(results[0], results[1])
+
+
 def test_bad_gold_is_rejected(trained):
     nlp, _ = trained
     optimizer = nlp.create_optimizer()
