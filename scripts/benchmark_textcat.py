@@ -1,30 +1,31 @@
-"""Benchmark lstm_textcat against spaCy's built-in classifiers and raw Keras, on the same splits.
+"""The accuracy benchmark: lstm_textcat against spaCy's own classifiers and raw Keras, every
+system on the same splits, mean and spread over several random splits.
 
-    python scripts/benchmark_textcat.py CORPUS_DIR OUTPUT.md [--config configs/textcat_lstm.cfg]
-        [--systems lstm,bow,ensemble,keras] [--lstm-steps 600] [--bow-steps 2000]
-        [--ensemble-steps 3000] [--ensemble-minutes 6] [--keras-epochs 3] [--seed 0]
+    python scripts/benchmark_textcat.py DATASET OUTPUT_DIR [--splits 3] [--limit N]
+        [--systems lstm,lstm_pure,bow1,bow2,ensemble,keras,keras_pure] [--ensemble-minutes 10]
+        [--max-minutes M] [--config configs/textcat_lstm.cfg] [--readme README.md]
+        [--imdb-dir D | --jsonl F | --csv F] [--text-field text] [--label-field label]
 
-CORPUS_DIR holds train/dev/test.spacy (``spacy project run corpus``). Systems, each trained on
-train.spacy, model-selected on dev.spacy, scored once on test.spacy:
+For each split seed 0..N-1, scripts/make_corpus.py writes a stratified 80/10/10 split of
+DATASET (mr, cornell, bbc, imdb, jsonl, csv; `--limit` takes a stratified slice first; imdb
+keeps its official test set). Every system trains on train, selects its model on dev, and is
+scored once on test:
 
-* ``lstm``: ``spacy train`` with the lstm_textcat config, ``--lstm-steps`` steps (the
-  learning-rate schedule is stretched to the same number of steps).
-* ``bow``: spaCy ``TextCatBOW.v3`` (unigrams + bigrams), spaCy's quickstart config
-  (``spacy init config -p textcat -o efficiency``), ``--bow-steps`` steps.
-* ``ensemble``: spaCy ``TextCatEnsemble.v2`` (quickstart ``-o accuracy``: a CNN tok2vec +
-  BOW, no pretrained vectors). It is slow on CPU, so it gets a budget: ``--ensemble-steps``
-  steps or ``--ensemble-minutes`` of wall-clock training, whichever ends first (the run is
-  stopped and the best checkpoint so far, evaluated every 100 steps, is scored).
-* ``keras``: the LSTM path of the lstm_textcat network (``build_text_classifier`` from
-  ``spacy_lstm.keras.networks`` with the config's hyperparameters, fed by the component's own
-  featuriser: same token table, same truncation) trained with plain ``model.fit`` (Adam, the
-  config's learning rate, batch 32), ``--keras-epochs`` epochs, keeping the epoch with the
-  best dev accuracy: what the bridge adds or costs.
+* lstm: `spacy train` with the lstm_textcat config as shipped.
+* lstm_pure: the same config with `bow_ngram_size = 0`: the LSTM alone.
+* bow1 / bow2: spaCy's `TextCatBOW.v3` from spaCy's efficiency quickstart (`spacy init config
+  -p textcat -o efficiency`), unigrams as shipped / with bigrams.
+* ensemble: spaCy's `TextCatEnsemble.v2` from the accuracy quickstart, without pretrained
+  vectors (every system learns from the training split alone). Slow on CPU: it trains to
+  convergence or for `--ensemble-minutes`, then its best checkpoint is scored.
+* keras / keras_pure: exactly the network of the lstm / lstm_pure row, trained with plain
+  `model.fit` (scripts/keras_baseline.py).
+* `--max-minutes` stops any system after that much training (a budget for large corpora
+  such as IMDB; the table says when a budget ended a run).
 
-Reported: test accuracy, macro F, training time (wall clock, including spaCy's
-initialisation and periodic dev evaluation), and prediction speed (docs/s over the test set,
-tokenisation included, batch 256). Writes OUTPUT.md and OUTPUT.json, and rebuilds
-metrics/benchmark.md from every metrics/benchmark_*.json so the datasets sit in one table.
+Writes OUTPUT_DIR/benchmark_<name>.json (every split) and .md (mean ± std), rebuilds
+OUTPUT_DIR/benchmark.md from all benchmark_*.json, and with `--readme` replaces the table
+between `<!-- benchmark:start -->` and `<!-- benchmark:end -->` in the README.
 """
 import argparse
 import json
@@ -34,41 +35,66 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List, Optional
 
 import numpy
 
-from _common import accuracy, labels_of
 from evaluate import evaluate
+from keras_baseline import train_keras_baseline
+
+HERE = Path(__file__).resolve().parent
+SYSTEMS = {
+    "lstm": "lstm_textcat (configs/textcat_lstm.cfg)",
+    "lstm_pure": "lstm_textcat, bow_ngram_size = 0 (LSTM alone)",
+    "bow1": "spaCy TextCatBOW.v3, unigrams (efficiency quickstart)",
+    "bow2": "spaCy TextCatBOW.v3, uni+bigrams",
+    "ensemble": "spaCy TextCatEnsemble.v2 (accuracy quickstart, no vectors)",
+    "keras": "raw Keras model.fit, the lstm row's network",
+    "keras_pure": "raw Keras model.fit, the lstm_pure row's network",
+}
+README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 
 
-def spacy_train(config: Path, corpus: Path, out: Path, overrides: Dict[str, str], gpu_id: int, timeout: float = None) -> dict:
+def make_split(dataset: str, out: Path, seed: int, limit: int, extra: List[str]) -> Path:
+    if not (out / "test.spacy").is_file():
+        cmd = [sys.executable, str(HERE / "make_corpus.py"), dataset, str(out), "--seed", str(seed), *extra]
+        if limit:
+            cmd += ["--limit", str(limit)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def spacy_train(config: Path, corpus: Path, out: Path, overrides: Dict[str, object], max_seconds: Optional[float]) -> dict:
+    """`spacy train` in a subprocess; stopped after max_seconds (its model-best is kept)."""
     cmd = [
         sys.executable, "-m", "spacy", "train", str(config), "--output", str(out),
         "--paths.train", str(corpus / "train.spacy"), "--paths.dev", str(corpus / "dev.spacy"),
-        "--gpu-id", str(gpu_id),
     ]
     for key, value in overrides.items():
         cmd += [f"--{key}", str(value)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", ANSI_COLORS_DISABLED="1")
+    log = open(out.with_suffix(".log"), "w")
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     stopped = False
     try:
-        proc.wait(timeout=timeout)
+        proc.wait(timeout=max_seconds)
     except subprocess.TimeoutExpired:
         proc.terminate()
         proc.wait()
         stopped = True
     seconds = time.perf_counter() - start
+    log.close()
     if proc.returncode and not stopped:
-        raise SystemExit(f"spacy train failed for {config} (exit {proc.returncode})")
+        raise SystemExit(f"spacy train failed for {config}: see {log.name}")
     if not (out / "model-best").is_dir():
-        raise SystemExit(f"no model-best in {out} (stopped before the first evaluation?)")
-    return {"train_seconds": seconds, "stopped_by_time_budget": stopped}
+        raise SystemExit(f"no model-best in {out}: stopped before the first evaluation? see {log.name}")
+    meta = json.loads((out / "model-best" / "meta.json").read_text())
+    return {"train_seconds": seconds, "stopped_by_budget": stopped, "dev_score": meta.get("performance", {}).get("cats_score")}
 
 
-def builtin_config(path: Path, optimize: str, ngram_size: int, seed: int) -> Path:
+def builtin_config(path: Path, optimize: str, ngram_size: int) -> Path:
+    """spaCy's quickstart textcat config (`spacy init config`), without pretrained vectors."""
     from spacy.cli.init_config import init_config
 
     config = init_config(lang="en", pipeline=["textcat"], optimize=optimize, gpu=False, pretraining=False, silent=True)
@@ -76,9 +102,6 @@ def builtin_config(path: Path, optimize: str, ngram_size: int, seed: int) -> Pat
     bow = model if model.get("@architectures", "").startswith("spacy.TextCatBOW") else model.get("linear_model", {})
     if bow:
         bow["ngram_size"] = ngram_size
-    config["system"]["seed"] = seed
-    # No pretrained vectors (the quickstart's accuracy config asks for en_core_web_lg): every
-    # system here learns its embeddings from the training split alone.
     config["paths"]["vectors"] = None
     config["initialize"]["vectors"] = None
     embed = config["components"].get("tok2vec", {}).get("model", {}).get("embed", {})
@@ -88,198 +111,147 @@ def builtin_config(path: Path, optimize: str, ngram_size: int, seed: int) -> Pat
     return path
 
 
-def run_spacy_system(name: str, config: Path, corpus: Path, workdir: Path, overrides: dict, gpu_id: int, timeout=None) -> dict:
-    out = workdir / name
-    info = spacy_train(config, corpus, out, overrides, gpu_id, timeout)
-    scores = evaluate(str(out / "model-best"), corpus / "test.spacy", gpu_id)
+def component_of(config: Path) -> str:
+    from spacy.util import load_config
+
+    return load_config(config)["nlp"]["pipeline"][-1]
+
+
+def run_system(key: str, args, corpus: Path, work: Path, seed: int) -> dict:
+    budget = args.max_minutes * 60 if args.max_minutes else None
+    pure = {f"components.{component_of(args.config)}.model.bow_ngram_size": 0}
+    if key in ("keras", "keras_pure"):
+        result = train_keras_baseline(args.config, corpus, overrides=pure if key == "keras_pure" else None, seed=seed, max_seconds=budget)
+        result["stopped_by_budget"] = budget is not None and result["train_seconds"] >= budget
+        return result
+    overrides: Dict[str, object] = {"system.seed": seed}
+    if key in ("lstm", "lstm_pure"):
+        config = args.config
+        if key == "lstm_pure":
+            overrides.update(pure)
+    elif key in ("bow1", "bow2"):
+        config = builtin_config(work / f"{key}.cfg", "efficiency", int(key[-1]))
+    else:
+        config = builtin_config(work / "ensemble.cfg", "accuracy", 1)
+        budget = min(budget or numpy.inf, args.ensemble_minutes * 60)
+    out = work / f"{key}_s{seed}"
+    info = spacy_train(config, corpus, out, overrides, budget)
+    scores = evaluate(str(out / "model-best"), corpus / "test.spacy")
     return {
         **info,
         "accuracy": scores["accuracy"],
         "macro_f": scores["cats_macro_f"],
         "docs_per_second": scores["docs_per_second"],
         "n_test": scores["n_docs"],
-        "budget": overrides,
     }
 
 
-def keras_baseline(config_path: Path, corpus: Path, epochs: int, seed: int) -> dict:
-    """The LSTM path of the lstm_textcat network (no bag of n-grams), built by the same
-    function from the config's settings and fed by the same featuriser (token table,
-    truncation), trained with plain model.fit: what the spaCy integration adds or costs."""
-    import spacy
-    from spacy.tokens import DocBin
-    from spacy.util import load_config
-    from sklearn.metrics import f1_score
-
-    from spacy_lstm.keras.backend import keras
-    from spacy_lstm.keras.networks import build_text_classifier
-    from spacy_lstm.textcat.featurize import build_token_table, docs_to_ids
-
-    cfg = load_config(config_path)
-    m = next(c for c in cfg["components"].values() if "model" in c)["model"]
-    opt = cfg["training"]["optimizer"]
-    lr = opt["learn_rate"]["initial_rate"] if isinstance(opt["learn_rate"], dict) else opt["learn_rate"]
-    keras.utils.set_random_seed(seed)
-
-    nlp = spacy.blank("en")
-
-    def load(split):
-        docs = list(DocBin().from_disk(corpus / f"{split}.spacy").get_docs(nlp.vocab))
-        return [d.text for d in docs], labels_of(docs)
-
-    (train_x, train_gold), (dev_x, dev_gold), (test_x, test_gold) = load("train"), load("dev"), load("test")
-    labels = sorted(set(train_gold))
-
-    start = time.perf_counter()
-    train_docs = list(nlp.tokenizer.pipe(train_x))
-    table = build_token_table(train_docs, m["attr"], max_vocab=int(m["max_vocab"]), min_freq=int(m["min_freq"]))
-
-    def encode(docs):
-        ids = docs_to_ids(docs, table, m["attr"], int(m["max_length"]), m["truncation"])
-        return keras.utils.pad_sequences(ids, padding="post", maxlen=max(len(r) for r in ids))
-
-    def label_ids(gold):
-        return numpy.array([labels.index(label) for label in gold])
-
-    network = build_text_classifier(
-        vocab_size=len(table), n_labels=len(labels), embedding_dim=int(m["embedding_dim"]),
-        lstm_width=int(m["lstm_width"]), lstm_depth=int(m["lstm_depth"]), bidirectional=bool(m["bidirectional"]),
-        dropout=float(m["dropout"]), recurrent_dropout=float(m["recurrent_dropout"]), pooling=m["pooling"],
-        attention_width=int(m["attention_width"]), hidden_width=int(m["hidden_width"]),
-    )
-    network.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=lr, clipnorm=1.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    x_train, x_dev = encode(train_docs), encode(list(nlp.tokenizer.pipe(dev_x)))
-    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=epochs, restore_best_weights=True, mode="max")
-    history = network.fit(
-        x_train, label_ids(train_gold), validation_data=(x_dev, label_ids(dev_gold)), epochs=epochs,
-        batch_size=32, callbacks=[stop], verbose=2,
-    )
-    train_seconds = time.perf_counter() - start
-
-    start = time.perf_counter()
-    preds = []
-    for i in range(0, len(test_x), 256):
-        x = encode(list(nlp.tokenizer.pipe(test_x[i : i + 256])))
-        preds.extend(labels[k] for k in numpy.asarray(network.predict_on_batch(x)).argmax(-1))
-    seconds = time.perf_counter() - start
-    return {
-        "train_seconds": train_seconds,
-        "stopped_by_time_budget": False,
-        "accuracy": accuracy(preds, test_gold),
-        "macro_f": float(f1_score(test_gold, preds, average="macro")),
-        "docs_per_second": len(test_x) / seconds,
-        "n_test": len(test_x),
-        "budget": {"epochs": epochs, "batch_size": 32, "best_epoch": int(numpy.argmax(history.history["val_accuracy"])) + 1},
-    }
+def summarise(runs: List[dict]) -> dict:
+    """Mean and standard deviation over the splits of every figure."""
+    out = {"splits": len(runs), "stopped_by_budget": any(r.get("stopped_by_budget") for r in runs)}
+    for field in ("accuracy", "macro_f", "train_seconds", "docs_per_second"):
+        values = numpy.asarray([r[field] for r in runs], dtype="float64")
+        out[field] = float(values.mean())
+        out[field + "_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return out
 
 
-SYSTEM_NAMES = {
-    "lstm": "lstm_textcat (spacy train)",
-    "bow": "spaCy TextCatBOW.v3 (uni+bigrams)",
-    "ensemble": "spaCy TextCatEnsemble.v2",
-    "keras": "raw Keras, same network, model.fit",
-}
-
-
-def budget_text(key: str, r: dict) -> str:
-    b = r.get("budget", {})
-    if key == "keras":
-        return f"{b.get('epochs')} epochs (best dev: {b.get('best_epoch')})"
-    steps = b.get("training.max_steps")
-    text = f"{steps} steps"
-    if r.get("stopped_by_time_budget"):
-        text += ", stopped by the time budget"
-    return text
-
-
-def markdown(dataset: str, results: Dict[str, dict], header: bool = True) -> str:
+def table(name: str, summary: Dict[str, dict], header: bool = True) -> str:
     lines = []
     if header:
-        lines += ["| dataset | system | test acc | macro F | train time | docs/s (predict) | budget |", "|---|---|---|---|---|---|---|"]
-    for key, r in results.items():
+        lines += [
+            "| corpus | system | test accuracy | macro F | train time | predict docs/s |",
+            "|---|---|---|---|---|---|",
+        ]
+    best = max(s["accuracy"] for s in summary.values())
+    for key, s in summary.items():
+        spread = f" ± {s['accuracy_std']:.3f}" if s["splits"] > 1 else ""
+        acc = f"{s['accuracy']:.3f}{spread}"
+        acc = f"**{acc}**" if s["accuracy"] == best else acc
+        budget = " (budget)" if s["stopped_by_budget"] else ""
         lines.append(
-            f"| {dataset} | {SYSTEM_NAMES.get(key, key)} | {r['accuracy']:.3f} | {r['macro_f']:.3f} | "
-            f"{r['train_seconds']:.0f} s | {r['docs_per_second']:.0f} | {budget_text(key, r)} |"
+            f"| {name} | {SYSTEMS[key]} | {acc} | {s['macro_f']:.3f} | {s['train_seconds']:.0f} s{budget} | {s['docs_per_second']:.0f} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def rebuild_summary(folder: Path) -> None:
+def rebuild_summary(folder: Path) -> str:
     parts = []
     for path in sorted(folder.glob("benchmark_*.json")):
         data = json.loads(path.read_text())
-        parts.append(markdown(data["dataset"], data["results"], header=not parts))
-    if parts:
-        text = (
-            "# Benchmark: lstm_textcat vs spaCy built-ins vs raw Keras\n\n"
-            "Same deterministic splits (scripts/make_corpus.py, 80/10/10, seed 0); test set scored once.\n"
-            "Regenerate: `spacy project run benchmark . --vars.dataset NAME`.\n\n" + "".join(parts)
-        )
-        (folder / "benchmark.md").write_text(text, encoding="utf8")
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("corpus", type=Path)
-    parser.add_argument("output", type=Path)
-    parser.add_argument("--config", type=Path, default=Path("configs/textcat_lstm.cfg"))
-    parser.add_argument("--systems", default="lstm,bow,ensemble,keras")
-    parser.add_argument("--lstm-steps", type=int, default=600)
-    parser.add_argument("--bow-steps", type=int, default=2000)
-    parser.add_argument("--ensemble-steps", type=int, default=3000)
-    parser.add_argument("--ensemble-minutes", type=float, default=6)
-    parser.add_argument("--keras-epochs", type=int, default=3)
-    parser.add_argument("--eval-frequency", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--gpu-id", type=int, default=-1)
-    parser.add_argument("--workdir", type=Path, default=None, help="where to keep the trained models (default: a temp folder)")
-    args = parser.parse_args()
-
-    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    unknown = set(systems) - set(SYSTEM_NAMES)
-    if unknown:
-        parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEM_NAMES)}")
-    for split in ("train", "dev", "test"):
-        if not (args.corpus / f"{split}.spacy").is_file():
-            raise SystemExit(f"{args.corpus / (split + '.spacy')} not found: run `spacy project run corpus` first")
-    dataset = args.corpus.name
-    results: Dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = args.workdir or Path(tmp)
-        workdir.mkdir(parents=True, exist_ok=True)
-        common = {"system.seed": args.seed, "training.eval_frequency": args.eval_frequency}
-        for key in systems:
-            print(f"\n===== {SYSTEM_NAMES[key]} =====", flush=True)
-            if key == "lstm":
-                overrides = {**common, "training.max_steps": args.lstm_steps, "training.optimizer.learn_rate.total_steps": args.lstm_steps}
-                results[key] = run_spacy_system(key, args.config, args.corpus, workdir, overrides, args.gpu_id)
-            elif key == "bow":
-                config = builtin_config(workdir / "bow.cfg", "efficiency", 2, args.seed)
-                overrides = {**common, "training.max_steps": args.bow_steps}
-                results[key] = run_spacy_system(key, config, args.corpus, workdir, overrides, args.gpu_id)
-            elif key == "ensemble":
-                config = builtin_config(workdir / "ensemble.cfg", "accuracy", 1, args.seed)
-                overrides = {**common, "training.max_steps": args.ensemble_steps}
-                results[key] = run_spacy_system(
-                    key, config, args.corpus, workdir, overrides, args.gpu_id, timeout=args.ensemble_minutes * 60
-                )
-            else:
-                results[key] = keras_baseline(args.config, args.corpus, args.keras_epochs, args.seed)
-            r = results[key]
-            print(f"{SYSTEM_NAMES[key]}: acc {r['accuracy']:.3f}, macro F {r['macro_f']:.3f}, "
-                  f"train {r['train_seconds']:.0f} s, {r['docs_per_second']:.0f} docs/s", flush=True)
-    table = markdown(dataset, results)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(f"# Benchmark on {args.corpus}\n\n{table}", encoding="utf8")
-    args.output.with_suffix(".json").write_text(
-        json.dumps({"dataset": dataset, "corpus": str(args.corpus), "results": results}, indent=2) + "\n", encoding="utf8"
+        name = f"{data['name']} ({data['n_docs']} docs, {data['splits']} split{'s' if data['splits'] > 1 else ''})"
+        parts.append(table(name, data["summary"], header=not parts))
+    text = (
+        "Test accuracy (mean ± std over random 80/10/10 splits), macro F, training time and prediction speed "
+        "(2 CPU cores). Regenerate: `spacy project run benchmark . --vars.dataset NAME`.\n\n" + "".join(parts)
     )
-    rebuild_summary(args.output.parent)
-    print("\n" + table)
+    (folder / "benchmark.md").write_text(text, encoding="utf8")
+    return text
+
+
+def update_readme(readme: Path, text: str) -> None:
+    content = readme.read_text(encoding="utf8")
+    if README_START not in content or README_END not in content:
+        raise SystemExit(f"{readme} has no {README_START} ... {README_END} block to replace")
+    head, rest = content.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{text}{README_END}{tail}", encoding="utf8")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset")
+    parser.add_argument("output_dir", type=Path)
+    parser.add_argument("--name", default=None, help="the corpus name in the tables (default: DATASET, or DATASET-N with --limit)")
+    parser.add_argument("--splits", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--config", type=Path, default=HERE.parent / "configs" / "textcat_lstm.cfg")
+    parser.add_argument("--ensemble-minutes", type=float, default=10.0)
+    parser.add_argument("--max-minutes", type=float, default=0.0, help="training budget per system (0 = none)")
+    parser.add_argument("--imdb-dir", default=None, help="dataset imdb: the aclImdb folder")
+    parser.add_argument("--jsonl", default=None, help="dataset jsonl: the file")
+    parser.add_argument("--csv", default=None, help="dataset csv: the file")
+    parser.add_argument("--text-field", default="text")
+    parser.add_argument("--label-field", default="label")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--readme", type=Path, default=None)
+    args = parser.parse_args(argv)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = sorted(set(systems) - set(SYSTEMS))
+    if unknown or not systems:
+        parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
+    if args.splits < 1:
+        parser.error("--splits must be >= 1")
+    name = args.name or (f"{args.dataset}-{args.limit}" if args.limit else args.dataset)
+    user_input = {"imdb": args.imdb_dir, "jsonl": args.jsonl, "csv": args.csv}.get(args.dataset)
+    extra = ["--input", user_input] if user_input else []
+    if args.dataset in ("jsonl", "csv"):
+        extra += ["--text-field", args.text_field, "--label-field", args.label_field]
+    runs: Dict[str, List[dict]] = {key: [] for key in systems}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.workdir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        for seed in range(args.splits):
+            corpus = make_split(args.dataset, work / f"corpus_s{seed}", seed, args.limit, extra)
+            for key in systems:
+                print(f"===== split {seed}: {SYSTEMS[key]}", flush=True)
+                result = run_system(key, args, corpus, work, seed)
+                runs[key].append(result)
+                print(f"      accuracy {result['accuracy']:.4f}, {result['train_seconds']:.0f} s", flush=True)
+        from spacy.tokens import DocBin
+
+        n_docs = sum(len(DocBin().from_disk(work / "corpus_s0" / f"{s}.spacy")) for s in ("train", "dev", "test"))
+    summary = {key: summarise(r) for key, r in runs.items()}
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    record = {"name": name, "dataset": args.dataset, "limit": args.limit, "n_docs": n_docs, "splits": args.splits,
+              "config": str(args.config), "summary": summary, "runs": runs}
+    (args.output_dir / f"benchmark_{name}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf8")
+    (args.output_dir / f"benchmark_{name}.md").write_text(table(name, summary), encoding="utf8")
+    text = rebuild_summary(args.output_dir)
+    if args.readme:
+        update_readme(args.readme, text)
+    print("\n" + table(name, summary))
     return 0
 
 

@@ -1,0 +1,93 @@
+"""The accuracy benchmark (scripts/benchmark_textcat.py): every system on the same splits,
+and a raw-Keras baseline that is exactly the lstm_textcat network."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.util import load_config
+
+from test_textcat import exclusive_examples, review_texts
+
+ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+TINY = {"lstm_width": 8, "embedding_dim": 8, "max_vocab": 200, "bow_length": 1025}
+
+
+def tiny_config(tmp_path: Path) -> Path:
+    """The shipped config with a tiny network and a short patience."""
+    config = load_config(ROOT / "configs" / "textcat_lstm.cfg")
+    config["components"]["lstm_textcat"]["model"].update(TINY)
+    config["training"].update({"patience": 20, "eval_frequency": 10})
+    path = tmp_path / "tiny.cfg"
+    config.to_disk(path)
+    return path
+
+
+def layers_and_size(network):
+    return [(type(layer).__name__, layer.name) for layer in network.layers], network.count_params()
+
+
+@pytest.mark.parametrize("ngram_size", [2, 0])
+def test_raw_keras_baseline_is_the_same_network(tmp_path, ngram_size):
+    from keras_baseline import build_baseline_network, load_model_settings
+
+    from spacy_lstm.model_attrs import get_shim
+
+    config = tiny_config(tmp_path)
+    overrides = {"components.lstm_textcat.model.bow_ngram_size": ngram_size}
+    cfg, learn_rate = load_model_settings(config, overrides)
+    assert learn_rate == load_config(config)["training"]["optimizer"]["learn_rate"]
+    nlp = spacy.blank("en")
+    component = load_config(config, overrides=overrides)["components"]["lstm_textcat"]
+    textcat = nlp.add_pipe("lstm_textcat", config={"model": component["model"]})
+    nlp.initialize(lambda: exclusive_examples(nlp, review_texts(20)))
+    ours = get_shim(textcat.model).network
+    baseline = build_baseline_network(cfg, textcat.model.get_dim("nV"), len(textcat.labels))
+    assert layers_and_size(baseline) == layers_and_size(ours)
+    assert ("Embedding", "bow_weights") in layers_and_size(ours)[0] or ngram_size == 0
+    if ngram_size:  # the one difference: how the n-gram weights are learned
+        assert baseline.get_layer("bow_weights").trainable and not ours.get_layer("bow_weights").trainable
+
+
+def test_summary_is_mean_and_spread_over_splits():
+    from benchmark_textcat import summarise, table
+
+    runs = [
+        {"accuracy": 0.8, "macro_f": 0.7, "train_seconds": 10, "docs_per_second": 100},
+        {"accuracy": 0.9, "macro_f": 0.9, "train_seconds": 30, "docs_per_second": 300, "stopped_by_budget": True},
+    ]
+    summary = summarise(runs)
+    assert summary["accuracy"] == pytest.approx(0.85) and summary["accuracy_std"] == pytest.approx(0.0707, abs=1e-4)
+    assert summary["splits"] == 2 and summary["stopped_by_budget"]
+    row = table("demo", {"lstm": summary}).splitlines()[-1]
+    assert "0.850 ± 0.071" in row and "(budget)" in row
+
+
+def test_benchmark_runs_end_to_end(tmp_path):
+    data = tmp_path / "reviews.jsonl"
+    with data.open("w") as f:
+        for text, label in review_texts(60, seed=3):
+            f.write(json.dumps({"text": text, "label": label}) + "\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- benchmark:start -->\nold\n<!-- benchmark:end -->\nafter\n")
+    out = tmp_path / "metrics"
+    cmd = [
+        sys.executable, str(ROOT / "scripts" / "benchmark_textcat.py"), "jsonl", str(out), "--jsonl", str(data),
+        "--splits", "1", "--config", str(tiny_config(tmp_path)), "--ensemble-minutes", "0.3", "--readme", str(readme),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    record = json.loads((out / "benchmark_jsonl.json").read_text())
+    assert set(record["summary"]) == {"lstm", "lstm_pure", "bow1", "bow2", "ensemble", "keras", "keras_pure"}
+    for system, s in record["summary"].items():
+        for field in ("accuracy", "macro_f", "train_seconds", "docs_per_second"):
+            assert isinstance(s[field], float) and s[field] >= 0, (system, field)
+        assert 0.0 <= s["accuracy"] <= 1.0
+    rows = [line for line in (out / "benchmark.md").read_text().splitlines() if line.startswith("| jsonl")]
+    assert len(rows) == 7 and all(cell.strip() for row in rows for cell in row.strip("|").split("|"))
+    text = readme.read_text()
+    assert "old" not in text and text.count("| jsonl") == 7 and text.endswith("after\n")
