@@ -247,7 +247,7 @@ def test_factory_declares_every_doc_extension_it_assigns():
     nlp = spacy.blank("en")
     nlp.add_pipe("lstm_generator")
     assigns = nlp.get_pipe_meta("lstm_generator").assigns
-    assert set(assigns) == {"doc._.lstm_perplexity", "doc._.lstm_bpc", "doc._.lstm_lm_stats"}
+    assert set(assigns) == {"doc._.lstm_perplexity", "doc._.lstm_bpc", "doc._.lstm_unknown_share", "doc._.lstm_lm_stats"}
 
 
 def test_generate_untrained_component():

@@ -13,8 +13,10 @@ from test_textcat import TINY, exclusive_examples, review_texts
 
 
 def initialized_textcat(**model):
+    """A tiny LSTMTextCat.v1 (random output layer, every weight trainable): what these tests
+    check is the shim, and v2's zero-initialised head would hide dropout and gradients."""
     nlp = spacy.blank("en")
-    textcat = nlp.add_pipe("lstm_textcat", config={"model": {**TINY, **model}})
+    textcat = nlp.add_pipe("lstm_textcat", config={"model": {"@architectures": "spacy_lstm.LSTMTextCat.v1", **TINY, **model}})
     examples = exclusive_examples(nlp, review_texts(8))
     nlp.initialize(lambda: examples)
     return nlp, textcat, examples

@@ -1,4 +1,4 @@
-"""`spacy_lstm.LSTMGenerator.v1`: the language model behind `lstm_generator`.
+"""`spacy_lstm.LSTMGenerator.v2` (and v1): the language model behind `lstm_generator`.
 
 A thinc `Model` that owns the unit table (built at `initialize`) and a LanguageModelShim
 around keras.networks.build_language_model. Training and generation go through the shim; the
@@ -16,9 +16,11 @@ from thinc.api import Model
 from thinc.types import Floats2d
 
 from ..errors import NotInitializedError
-from ..model_attrs import ArchitectureSettings, TokenTable, check_settings, get_shim
+from ..model_attrs import UNK_ID, ArchitectureSettings, TokenTable, check_settings, get_shim
+from ..textcat.featurize import attr_id
 from ..validate import check_choice
 from .generation import LEVELS, UnitIndex, build_unit_table, cut_windows, doc_units
+from .spelling import SpellingModel
 
 
 # The smallest value of each integer setting.
@@ -48,21 +50,57 @@ def build_lstm_generator(
     generation go through the shim.
     """
     cfg = ArchitectureSettings(locals())  # the arguments as the config gave them (first line!)
+    cfg["attr"] = None
+    return _generator_model(cfg)
+
+
+@registry.architectures("spacy_lstm.LSTMGenerator.v2")
+def build_lstm_generator_v2(
+    level: str = "char",
+    attr: Optional[str] = None,
+    max_vocab: int = 256,
+    min_freq: int = 1,
+    embedding_dim: int = 64,
+    lstm_width: int = 256,
+    lstm_depth: int = 1,
+    dropout: float = 0.0,
+    batch_size: int = 64,
+) -> Model[List[Doc], Floats2d]:
+    """v1 with `attr`: at level "token", a unit can be a token attribute (e.g. "LOWER")
+    instead of the token's text with its whitespace. Such a model reads text the way
+    lstm_textcat does (same attribute, same unit table), so it can initialise the classifier
+    (`[initialize.components.lstm_textcat] language_model`); the text it writes is those
+    units joined by spaces."""
+    cfg = ArchitectureSettings(locals())  # the arguments as the config gave them (first line!)
+    if attr is not None:
+        if level != "token":
+            raise ValueError(f"attr = {attr!r} needs level = \"token\" (got level = {level!r}): characters have no token attributes.")
+        attr_id(attr)
+    return _generator_model(cfg)
+
+
+def _generator_model(cfg: ArchitectureSettings) -> Model[List[Doc], Floats2d]:
     from .lm_shim import LanguageModelShim  # imports TensorFlow: only when a model is built
 
-    check_choice("level", level, LEVELS)
+    check_choice("level", cfg["level"], LEVELS)
     check_settings(cfg, INTEGER_MINIMUMS, ("dropout",))
     model: Model[List[Doc], Floats2d] = Model(
         "lstm_generator",
         _forward,
         init=generator_init,
         dims={"nV": None},
-        attrs={"unit_table": TokenTable.empty(), "cfg": cfg},
+        attrs={"unit_table": TokenTable.empty(), "cfg": cfg, "spelling": SpellingModel.empty()},
     )
     model._shims.append(
-        LanguageModelShim(partial(_build_network, model), numpy_forward=partial(_numpy_forward, lstm_depth))
+        LanguageModelShim(partial(_build_network, model), numpy_forward=partial(_numpy_forward, cfg["lstm_depth"]))
     )
     return model
+
+
+def model_units(model: Model, doc: Doc) -> List[str]:
+    """A doc's units as this model reads them (generation.doc_units with its settings)."""
+    cfg = model.attrs["cfg"]
+    return doc_units(doc, cfg["level"], cfg["attr"])
 
 
 def _build_network(model: Model):
@@ -100,7 +138,7 @@ def generator_is_initialized(model: Model) -> bool:
     return model.has_dim("nV") is True and get_shim(model).has_weights
 
 
-def check_training_text(docs: List[Doc], level: str, seq_length: int) -> None:
+def check_training_text(docs: List[Doc], level: str, seq_length: int, attr: Optional[str] = None) -> None:
     """Errors that name the problem: no docs, no text, or less text than one training window
     of `seq_length` units (plus the one unit it predicts)."""
     if not docs:
@@ -109,7 +147,7 @@ def check_training_text(docs: List[Doc], level: str, seq_length: int) -> None:
             "corpus is empty: check [paths.train] / the reader's path, or pass examples to "
             "nlp.initialize(get_examples)."
         )
-    total = sum(len(doc_units(doc, level)) for doc in docs)
+    total = sum(len(doc_units(doc, level, attr)) for doc in docs)
     unit = "characters" if level == "char" else "tokens"
     if total == 0:
         raise ValueError("lstm_generator: the training corpus contains no text (every doc is empty).")
@@ -124,10 +162,10 @@ def check_training_text(docs: List[Doc], level: str, seq_length: int) -> None:
 def generator_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
     """Build the unit table from X (all training docs) and the network with random weights."""
     cfg = model.attrs["cfg"]
-    check_training_text(X or [], cfg["level"], 1)
-    table, _ = build_unit_table(
-        (doc_units(doc, cfg["level"]) for doc in X), max_vocab=cfg["max_vocab"], min_freq=cfg["min_freq"]
-    )
+    check_training_text(X or [], cfg["level"], 1, cfg["attr"])
+    unit_lists = [model_units(model, doc) for doc in X]
+    table, _ = build_unit_table(unit_lists, max_vocab=cfg["max_vocab"], min_freq=cfg["min_freq"])
+    model.attrs["spelling"] = SpellingModel.from_units(unit_lists)
     if len(table) <= 2:
         raise ValueError(
             f"lstm_generator: no unit occurs at least min_freq = {cfg['min_freq']} times in "
@@ -141,8 +179,9 @@ def generator_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
 
 
 def score_docs(model: Model, docs: List[Doc], seq_length: int) -> numpy.ndarray:
-    """Per doc: (NLL in nats, units scored, characters scored), a [n_docs, 3] array. Every
-    unit after a doc's first is scored once, in windows of seq_length units (as in training)."""
+    """Per doc: (NLL in nats, units scored, characters scored, unknown units scored), a
+    [n_docs, 4] array. Every unit after a doc's first is scored once, in windows of seq_length
+    units (as in training). An unknown unit also costs its spelling (spelling.py)."""
     if not generator_is_initialized(model):
         raise NotInitializedError(
             "The lstm_generator model has not been initialized: train it with `spacy train`, "
@@ -150,13 +189,18 @@ def score_docs(model: Model, docs: List[Doc], seq_length: int) -> numpy.ndarray:
         )
     cfg = model.attrs["cfg"]
     index = unit_index(model)
-    stats = numpy.zeros((len(docs), 3), dtype="float64")
+    stats = numpy.zeros((len(docs), 4), dtype="float64")
+    spelling = model.attrs["spelling"]
     rows, owners, char_weights = [], [], []
     for i, doc in enumerate(docs):
-        units = doc_units(doc, cfg["level"])
-        inputs, targets, weights = cut_windows(index.encode(units), seq_length)
+        units = model_units(model, doc)
+        ids = index.encode(units)
+        inputs, targets, weights = cut_windows(ids, seq_length)
         if len(inputs) == 0:
             continue
+        unknown = numpy.flatnonzero(ids[1:] == UNK_ID) + 1
+        stats[i, 0] += sum(spelling.nll(units[j]) for j in unknown)
+        stats[i, 3] = len(unknown)
         lengths = numpy.zeros(weights.size, dtype="float32")
         lengths[: len(units) - 1] = [len(u) for u in units[1:]]
         rows.append((inputs, targets, weights))

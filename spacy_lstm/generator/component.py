@@ -29,7 +29,7 @@ from thinc.api import Config, Model
 from ..component import KerasComponentMixin, TrainingBatch
 from ..model_attrs import get_shim
 from ..validate import check_integer
-from .architecture import check_training_text, generator_is_initialized, score_docs, unit_index
+from .architecture import check_training_text, generator_is_initialized, model_units, score_docs, unit_index
 from .generation import check_stop, cut_windows, doc_units, iter_generation
 from .sampling import validate_sampling_args
 
@@ -48,10 +48,10 @@ batch_size = 64
 DEFAULT_MODEL = Config().from_str(MODEL_CONFIG)["model"]
 # lstm_score picks model-best; the others have weight 0.0 so that they show in the training
 # table (spaCy hides None-weighted scores there and multiplies shown scores by 100).
-SCORE_WEIGHTS = {"lstm_score": 1.0, "lstm_bpc": 0.0, "lstm_perplexity": 0.0}
+SCORE_WEIGHTS = {"lstm_score": 1.0, "lstm_bpc": 0.0, "lstm_perplexity": 0.0, "lstm_unknown_share": None}
 LN2 = math.log(2.0)
 
-for _ext in ("lstm_perplexity", "lstm_bpc", "lstm_lm_stats"):
+for _ext in ("lstm_perplexity", "lstm_bpc", "lstm_unknown_share", "lstm_lm_stats"):
     if not Doc.has_extension(_ext):
         Doc.set_extension(_ext, default=None)
 
@@ -62,22 +62,27 @@ def make_language_model_scorer() -> Callable:
 
 
 def language_model_score(examples: Iterable[Example], **kwargs) -> Dict[str, Optional[float]]:
-    """Bits per character, per-unit perplexity and lstm_score = 2 ** -bpc over all docs,
-    from `doc._.lstm_lm_stats` set by the component (summed, so long docs weigh more)."""
-    nll = units = chars = 0.0
+    """Bits per character, per-unit perplexity, lstm_score = 2 ** -bpc and the share of
+    units outside the unit table, over all docs, from `doc._.lstm_lm_stats` set by the
+    component (summed, so long docs weigh more)."""
+    nll = units = chars = unknown = 0.0
     for eg in examples:
         stats = eg.predicted._.lstm_lm_stats
         if stats is not None:
             nll, units, chars = nll + stats[0], units + stats[1], chars + stats[2]
+            unknown += stats[3] if len(stats) > 3 else 0
     if units == 0 or chars == 0:
-        return {"lstm_score": None, "lstm_bpc": None, "lstm_perplexity": None}
+        return {"lstm_score": None, "lstm_bpc": None, "lstm_perplexity": None, "lstm_unknown_share": None}
     bpc = nll / LN2 / chars
-    return {"lstm_score": 2.0**-bpc, "lstm_bpc": bpc, "lstm_perplexity": math.exp(nll / units)}
+    return {
+        "lstm_score": 2.0**-bpc, "lstm_bpc": bpc, "lstm_perplexity": math.exp(nll / units),
+        "lstm_unknown_share": unknown / units,
+    }
 
 
 @Language.factory(
     "lstm_generator",
-    assigns=["doc._.lstm_perplexity", "doc._.lstm_bpc", "doc._.lstm_lm_stats"],
+    assigns=["doc._.lstm_perplexity", "doc._.lstm_bpc", "doc._.lstm_unknown_share", "doc._.lstm_lm_stats"],
     default_config={
         "model": DEFAULT_MODEL,
         "seq_length": 100,
@@ -123,6 +128,11 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
         return self.model.attrs["cfg"]["level"]
 
     @property
+    def unit_attr(self) -> Optional[str]:
+        """The token attribute a unit is (LSTMGenerator.v2 `attr`), or None."""
+        return self.model.attrs["cfg"]["attr"]
+
+    @property
     def seq_length(self) -> int:
         return self.cfg["seq_length"]
 
@@ -143,7 +153,7 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
         validate_get_examples(get_examples, "LSTMGenerator.initialize")
         docs = [eg.reference for eg in get_examples()]
         try:
-            check_training_text(docs, self.level, self.seq_length)
+            check_training_text(docs, self.level, self.seq_length, self.unit_attr)
             self.model.initialize(X=docs)
         except ValueError as err:
             raise ValueError(f"[{self.name}] {err}") from None
@@ -155,7 +165,7 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
         L = self.seq_length
         parts = []
         for eg in examples:
-            ids = index.encode(doc_units(eg.predicted, self.level))
+            ids = index.encode(model_units(self.model, eg.predicted))
             offset = int(self._rng.integers(0, L)) if len(ids) > 2 * L else 0
             inputs, targets, weights = cut_windows(ids, L, offset)
             if len(inputs):
@@ -172,21 +182,23 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
     # -- scoring docs -----------------------------------------------------------------------
 
     def predict(self, docs: Iterable[Doc]) -> numpy.ndarray:
-        """[n_docs, 3]: negative log-likelihood (nats), units scored, characters scored."""
+        """[n_docs, 4]: negative log-likelihood (nats), units scored, characters scored,
+        unknown units scored."""
         docs = list(docs)
         self._require_initialized()
         if not docs:
-            return numpy.zeros((0, 3))
+            return numpy.zeros((0, 4))
         return score_docs(self.model, docs, self.seq_length)
 
     def set_annotations(self, docs: Iterable[Doc], stats) -> None:
-        for doc, (nll, units, chars) in zip(docs, stats):
+        for doc, (nll, units, chars, unknown) in zip(docs, stats):
             if units:
-                doc._.lstm_lm_stats = (float(nll), int(units), int(chars))
+                doc._.lstm_lm_stats = (float(nll), int(units), int(chars), int(unknown))
                 doc._.lstm_perplexity = math.exp(nll / units)
                 doc._.lstm_bpc = nll / LN2 / chars if chars else None
+                doc._.lstm_unknown_share = unknown / units
             else:  # fewer than two units: nothing to score
-                doc._.lstm_lm_stats = doc._.lstm_perplexity = doc._.lstm_bpc = None
+                doc._.lstm_lm_stats = doc._.lstm_perplexity = doc._.lstm_bpc = doc._.lstm_unknown_share = None
 
     # -- generation -------------------------------------------------------------------------
 
@@ -241,7 +253,7 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
         return iter_generation(
             get_shim(self.model), unit_index(self.model), self.prompt_ids(prompt), n=n,
             max_length=max_length, temperature=temperature, top_k=top_k, top_p=top_p,
-            seed=seed, stop=stops,
+            seed=seed, stop=stops, unit_suffix=" " if self.unit_attr else "",
         )
 
     def prompt_ids(self, prompt: str) -> numpy.ndarray:
@@ -253,7 +265,7 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
         else:
             if self._tokenizer is None:
                 raise ValueError(f"[{self.name}] a token-level generator needs the pipeline's tokenizer.")
-            units = doc_units(self._tokenizer(prompt), "token")
+            units = doc_units(self._tokenizer(prompt), "token", self.unit_attr)
         if not units:
             start = "\n" if "\n" in index.ids else index.table.tokens[2]
             return numpy.asarray([index.ids[start]], dtype="int32")

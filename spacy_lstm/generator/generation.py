@@ -5,7 +5,8 @@ through the shim's `feed` / `generate_block`.
 Units. At ``level = "char"`` a unit is one character. At ``level = "token"`` a unit is a
 token's text *with its trailing whitespace* (``token.text_with_ws``), from spaCy's tokenizer,
 so joining generated units gives back correctly spaced text and ``"".join(units) == text``
-for every doc. Both levels use the same table (model_attrs.TokenTable): id 0 is padding, id 1
+for every doc; or, with ``attr`` (LSTMGenerator.v2), a token attribute such as LOWER, the
+units lstm_textcat reads, which generated text joins with spaces. Both levels use the same table (model_attrs.TokenTable): id 0 is padding, id 1
 stands for every unit not in the table (units rarer than ``min_freq`` or beyond
 ``max_vocab``, and units never seen in training, e.g. in a prompt). Neither is ever generated.
 """
@@ -20,11 +21,15 @@ from .sampling import validate_sampling_args
 LEVELS = ("char", "token")
 
 
-def doc_units(doc, level: str) -> List[str]:
-    """The units of a Doc: its characters, or its tokens with their trailing whitespace."""
+def doc_units(doc, level: str, attr: Optional[str] = None) -> List[str]:
+    """The units of a Doc: its characters, its tokens with their trailing whitespace, or (with
+    `attr`, e.g. "LOWER") the token attribute's strings, as lstm_textcat reads tokens."""
     if level == "char":
         return list(doc.text)
-    return [token.text_with_ws for token in doc]
+    if attr is None:
+        return [token.text_with_ws for token in doc]
+    strings = doc.vocab.strings
+    return [strings[key] for key in doc.to_array(attr).tolist()]
 
 
 def build_unit_table(unit_lists: Iterable[Sequence[str]], *, max_vocab: int, min_freq: int) -> Tuple[TokenTable, int]:
@@ -164,8 +169,10 @@ def iter_generation(
     top_p: Optional[float],
     seed: Optional[int],
     stop: Sequence[str],
+    unit_suffix: str = "",
 ) -> Iterator[List[str]]:
-    """Yield, after every generated unit, the text each of the n samples may emit now.
+    """Yield, after every generated unit, the text each of the n samples may emit now
+    (each unit followed by `unit_suffix`: a space for units without their whitespace).
 
     The prompt (>= 1 unit) is fed once for the whole batch; then the units are sampled in
     blocks, many LSTM steps (and the sampling, in TensorFlow) per graph call
@@ -191,7 +198,7 @@ def iter_generation(
         )
         for column in block.T.tolist():
             done += 1
-            out = [f.push(p) for f, p in zip(filters, index.decode(column))]
+            out = [f.push(p + unit_suffix) for f, p in zip(filters, index.decode(column))]
             last = done == max_length or all(f.done for f in filters)
             if last:
                 yield [o + f.flush() for o, f in zip(out, filters)]

@@ -27,8 +27,8 @@ class LanguageModelShim(KerasShim):
     """See the module docstring. The network's layers are found by the names
     build_language_model gives them: "embedding", "lstm_0".."lstm_{depth-1}", "logits"."""
 
-    def __init__(self, build_network, *, loss: str = "sparse_crossentropy", activation: str = "softmax", numpy_forward=None):
-        super().__init__(build_network, loss=loss, activation=activation, numpy_forward=numpy_forward)
+    def __init__(self, build_network, *, loss: str = "sparse_crossentropy", activation: str = "softmax", **kwargs):
+        super().__init__(build_network, loss=loss, activation=activation, **kwargs)
 
     def _lstm_layers(self):
         return [layer for layer in self.network.layers if isinstance(layer, keras.layers.LSTM)]

@@ -12,9 +12,16 @@ they say. How each setting arrives:
   compiled step, as thinc adds it (`regularize`).
 * `use_averages` and `use_radam` have no Keras counterpart here: a warning, once per process,
   names the setting instead of dropping it silently.
+
+An architecture may split its variables into groups whose learning rate is a multiple of
+spaCy's, changing with the step (`LearningRateGroups`): discriminative fine-tuning of
+pretrained layers, and freezing them for the first steps (a multiple of 0 moves nothing,
+weight decay included, since Keras scales it by the learning rate). Each group has its own
+Keras optimizer with the same settings.
 """
 import warnings
-from typing import List, Optional, Set
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Set
 
 from thinc.api import Optimizer
 
@@ -64,31 +71,65 @@ def _adds_l2_to_gradients(optimizer: Optimizer) -> bool:
     return not optimizer.L2_is_weight_decay and (bool(optimizer.L2) or "L2" in optimizer.schedules)
 
 
-class OptimizerLink:
-    """The Keras optimizer standing in for one thinc optimizer, for one network's variables."""
+@dataclass
+class LearningRateGroups:
+    """group_of: a variable's path -> its group's name; scale: (group, number of steps taken)
+    -> the multiple of spaCy's learning rate that the group trains with."""
 
-    def __init__(self) -> None:
-        self.keras_optimizer: Optional["keras.optimizers.Optimizer"] = None
+    group_of: Callable[[str], str]
+    scale: Callable[[str, int], float]
+
+
+ONE_GROUP = LearningRateGroups(group_of=lambda path: "all", scale=lambda group, step: 1.0)
+
+
+class OptimizerLink:
+    """The Keras optimizers standing in for one thinc optimizer, for one network's variables:
+    one per learning-rate group (one in all unless the architecture asks for groups)."""
+
+    def __init__(self, groups: LearningRateGroups = ONE_GROUP) -> None:
+        self.groups = groups
+        self._optimizers: Dict[str, "keras.optimizers.Optimizer"] = {}
+        self._members: Dict[str, List[int]] = {}  # group -> indices into the variables
         # The thinc optimizer itself, not its id(): a new optimizer may reuse a freed id.
         self._owner: Optional[Optimizer] = None
         self._l2: Optional[tf.Variable] = None  # L2 added to the gradients, or None
+        self.steps = 0  # optimizer steps taken with the current thinc optimizer
+
+    @property
+    def keras_optimizer(self) -> Optional["keras.optimizers.Optimizer"]:
+        """The Keras optimizer of the first (with one group, the only) group."""
+        return next(iter(self._optimizers.values()), None)
 
     def sync(self, optimizer: Optional[Optimizer], variables) -> bool:
-        """Bring the Keras optimizer up to date with `optimizer` before a step. Returns True
-        when a new Keras optimizer was built (compiled steps that use it must be retraced)."""
+        """Bring the Keras optimizers up to date with `optimizer` before a step. Returns True
+        when new Keras optimizers were built (compiled steps that use them must be retraced)."""
         if optimizer is None:
             raise ValueError("An optimizer is needed to update the model (pass sgd=...).")
-        rebuilt = self.keras_optimizer is None or self._owner is not optimizer
+        rebuilt = not self._optimizers or self._owner is not optimizer
         if rebuilt:
             warn_unsupported(optimizer)
-            self.keras_optimizer = build_keras_optimizer(optimizer)
-            self.keras_optimizer.build(variables)
+            self._members = {}
+            for i, variable in enumerate(variables):
+                self._members.setdefault(self.groups.group_of(variable.path), []).append(i)
+            self._optimizers = {}
+            for group, members in self._members.items():
+                self._optimizers[group] = build_keras_optimizer(optimizer)
+                self._optimizers[group].build([variables[i] for i in members])
             self._owner = optimizer
             self._l2 = tf.Variable(0.0, trainable=False, name="l2") if _adds_l2_to_gradients(optimizer) else None
-        self.keras_optimizer.learning_rate.assign(float(optimizer.learn_rate))
+            self.steps = 0
+        for group, keras_optimizer in self._optimizers.items():
+            keras_optimizer.learning_rate.assign(float(optimizer.learn_rate) * self.groups.scale(group, self.steps))
         if self._l2 is not None:
             self._l2.assign(float(optimizer.L2))
         return rebuilt
+
+    def apply(self, gradients: List, variables: List) -> None:
+        """One optimizer step for every group (inside the compiled step)."""
+        gradients = self.regularize(gradients, variables)
+        for group, members in self._members.items():
+            self._optimizers[group].apply([gradients[i] for i in members], [variables[i] for i in members])
 
     def regularize(self, gradients: List, variables: List) -> List:
         """The gradients with `L2 * weight` added (in the graph), when L2 is not weight decay."""

@@ -17,7 +17,7 @@ from ..errors import ForkedProcessError, ModelDataError
 from . import fork
 from .backend import keras, tf
 from .losses import ACTIVATIONS, LOSSES, NUMPY_ACTIVATIONS
-from .optimizer import OptimizerLink
+from .optimizer import ONE_GROUP, LearningRateGroups, OptimizerLink
 
 WEIGHTS_FORMAT = "spacy-lstm.weights"
 WEIGHTS_VERSION = 1
@@ -39,6 +39,8 @@ class KerasShim(Shim):
     activation: name in losses.ACTIVATIONS applied to the logits at prediction.
     numpy_forward: (weights by path, inputs) -> logits, the same network in NumPy, used
         where TensorFlow cannot run (forked workers). Optional.
+    learning_rate_groups: groups of variables that train at a multiple of spaCy's learning
+        rate, changing with the step (keras/optimizer.py). Optional: one group.
     """
 
     def __init__(
@@ -48,8 +50,10 @@ class KerasShim(Shim):
         loss: str,
         activation: str,
         numpy_forward: Optional[Callable[[Weights, Any], numpy.ndarray]] = None,
+        learning_rate_groups: LearningRateGroups = ONE_GROUP,
     ):
         super().__init__(None, config={"loss": loss, "activation": activation})
+        self._learning_rate_groups = learning_rate_groups
         self._build_network = build_network
         self._loss = LOSSES[loss]
         self._activation = ACTIVATIONS[activation]
@@ -100,7 +104,7 @@ class KerasShim(Shim):
         """Forget what belongs to the network being replaced: its compiled graphs, the Keras
         optimizer and its slots, accumulated gradients and batches waiting for finish_update."""
         self._graphs: Dict[str, Callable] = {}
-        self._optimizer = OptimizerLink()
+        self._optimizer = OptimizerLink(self._learning_rate_groups)
         self._grad_accumulators: Optional[List[Any]] = None
         self._has_accumulated = False
         self._pending: List[tuple] = []
@@ -181,6 +185,7 @@ class KerasShim(Shim):
             loss=self.cfg["loss"],
             activation=self.cfg["activation"],
             numpy_forward=self._numpy_forward,
+            learning_rate_groups=self._learning_rate_groups,
         )
         if self.has_weights:
             clone.set_weights(self.get_weights())
@@ -237,14 +242,18 @@ class KerasShim(Shim):
             self._sync_optimizer(optimizer)
             self._graph(self._apply_accumulated_graph)()
             self._has_accumulated = False
-            self._version += 1
+            self._stepped()
 
     def train_step(self, inputs, targets, weights, logit_offsets, optimizer: Optimizer) -> float:
         """One compiled forward + backward + optimizer step; returns the loss."""
         self._sync_optimizer(optimizer)
         loss = self._graph(self._train_step_graph)(*self._batch_tensors(inputs, targets, weights, logit_offsets))
-        self._version += 1
+        self._stepped()
         return float(loss)
+
+    def _stepped(self) -> None:
+        self._optimizer.steps += 1
+        self._version += 1
 
     def accumulate_gradients(self, inputs, targets, weights, logit_offsets=None) -> float:
         """Compute the loss gradient and add it to the accumulators (for `finish_update`)."""
@@ -317,7 +326,7 @@ class KerasShim(Shim):
         with tf.GradientTape() as tape:
             loss = self._training_loss(inputs, targets, weights, offsets)
         variables = network.trainable_variables
-        self.keras_optimizer.apply(self._optimizer.regularize(tape.gradient(loss, variables), variables), variables)
+        self._optimizer.apply(tape.gradient(loss, variables), variables)
         return loss
 
     def _accumulate_loss_graph(self, inputs, targets, weights, offsets):
@@ -357,8 +366,7 @@ class KerasShim(Shim):
 
     def _apply_accumulated_graph(self):
         variables = self.network.trainable_variables
-        grads = self._optimizer.regularize([tf.identity(a) for a in self._grad_accumulators], variables)
-        self.keras_optimizer.apply(grads, variables)
+        self._optimizer.apply([tf.identity(a) for a in self._grad_accumulators], variables)
         for acc in self._grad_accumulators:
             acc.assign(tf.zeros_like(acc))
         return tf.constant(0.0)

@@ -22,6 +22,7 @@ from ..validate import check_choice, check_integer, check_number
 from .featurize import TRUNCATIONS, attr_id
 from .model import build_network, numpy_forward_of, resize_textcat_output, textcat_forward, textcat_init
 from .ngram_model import WEIGHTINGS
+from .pretrained import is_encoder
 
 
 # The smallest value of each integer setting.
@@ -110,11 +111,14 @@ def build_lstm_textcat_v2(
     bow_C: List[float] = [0.1, 0.3, 1.0],
     bow_weightings: List[str] = ["nb", "none"],
     bow_folds: int = 3,
+    pretrained_lr_scale: float = 1.0,
+    freeze_pretrained_steps: int = 0,
     batch_size: int = 256,
     nO: Optional[int] = None,
 ) -> Model[List[Doc], Floats2d]:
     """Like v1, but the n-gram path is fitted at `initialize` and frozen, and the LSTM learns
-    on top of it (textcat/ngram_model.py says why).
+    on top of it (textcat/ngram_model.py says why). The embedding and LSTM can start from a
+    language model (`[initialize.components.lstm_textcat] language_model`, pretrained.py).
 
     bow_ngram_size: the longest n-grams (0 = no n-gram path: a pure LSTM). Each order is
         hashed into its own range of the bow_length buckets, and a doc's n-grams count once.
@@ -128,6 +132,8 @@ def build_lstm_textcat_v2(
     del cfg["nO"]
     cfg["ngram_model"] = "fitted"
     check_integer("bow_folds", bow_folds, 0)
+    check_integer("freeze_pretrained_steps", freeze_pretrained_steps, 0)
+    check_number("pretrained_lr_scale", pretrained_lr_scale, 0.0)
     if not isinstance(bow_C, (list, tuple)) or not bow_C:
         raise ValueError(f"bow_C must be a non-empty list of numbers > 0, got {bow_C!r}.")
     for value in bow_C:
@@ -141,6 +147,7 @@ def build_lstm_textcat_v2(
 
 def _textcat_model(cfg: ArchitectureSettings, nO: Optional[int]) -> Model[List[Doc], Floats2d]:
     from ..keras.networks import POOLINGS
+    from ..keras.optimizer import LearningRateGroups
     from ..keras.shim import KerasShim  # imports TensorFlow: only when a model is built
 
     attr_id(cfg["attr"])
@@ -166,9 +173,20 @@ def _textcat_model(cfg: ArchitectureSettings, nO: Optional[int]) -> Model[List[D
             loss="softmax_crossentropy" if cfg["exclusive_classes"] else "sigmoid_crossentropy",
             activation="softmax" if cfg["exclusive_classes"] else "sigmoid",
             numpy_forward=partial(numpy_forward_of, cfg),
+            learning_rate_groups=LearningRateGroups(
+                group_of=lambda path: "encoder" if is_encoder(path) else "head",
+                scale=partial(_encoder_rate, cfg.get("pretrained_lr_scale", 1.0), cfg.get("freeze_pretrained_steps", 0)),
+            ),
         )
     )
     return model
+
+
+def _encoder_rate(lr_scale: float, freeze_steps: int, group: str, step: int) -> float:
+    """The learning-rate multiple of a variable group at a step (see v2's docstring)."""
+    if group != "encoder":
+        return 1.0
+    return 0.0 if step < freeze_steps else lr_scale
 
 
 @registry.misc("spacy_lstm.truncated_length.v1")

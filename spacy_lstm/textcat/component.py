@@ -20,6 +20,7 @@ from thinc.api import Config, Model
 
 from ..component import KerasComponentMixin, TrainingBatch
 from .model import is_initialized, textcat_training_inputs
+from .pretrained import check_compatible, load_language_model
 
 MODEL_CONFIG = """
 [model]
@@ -47,6 +48,8 @@ bow_max_length = 5000
 bow_C = [0.1, 0.3, 1.0]
 bow_weightings = ["nb", "none"]
 bow_folds = 3
+pretrained_lr_scale = 1.0
+freeze_pretrained_steps = 0
 batch_size = 256
 nO = null
 """
@@ -143,11 +146,22 @@ class LSTMTextCatMixin(KerasComponentMixin):
             d_scores = -truths / p / len(examples)
         return float(loss), self.model.ops.asarray2f(d_scores.astype("float32"))
 
-    def _initialize_model(self, get_examples: Callable[[], Iterable[Example]]) -> None:
+    def _initialize_model(self, get_examples: Callable[[], Iterable[Example]], language_model: Optional[str] = None) -> None:
         """Build the token table (and fit the n-gram path) from ALL training docs (spaCy's
         textcat uses a sample of ten, which is enough for its shapes but not for a
-        vocabulary) and the network. Y holds every doc's gold values, NaN where missing."""
+        vocabulary) and the network, its embedding and LSTM taken from `language_model` when
+        given. Y holds every doc's gold values, NaN where missing."""
         self._require_labels()
+        if language_model is not None:
+            cfg = self.model.attrs["cfg"]
+            try:
+                lm = load_language_model(language_model)
+                if "ngram_model" not in cfg:
+                    raise ValueError("language_model needs an architecture that can take one: spacy_lstm.LSTMTextCat.v2.")
+                check_compatible(lm, cfg, cfg["embedding_dim"])
+            except ValueError as err:
+                raise ValueError(f"[{self.name}] {err}") from None
+            self.model.attrs["training_state"]["language_model"] = lm
         examples = list(get_examples())
         if not examples:
             raise ValueError(Errors.E923.format(name=self.name))
@@ -181,8 +195,11 @@ class LSTMTextCategorizer(LSTMTextCatMixin, TextCategorizer):
         nlp: Optional[Language] = None,
         labels: Optional[Iterable[str]] = None,
         positive_label: Optional[str] = None,
+        language_model: Optional[str] = None,
     ) -> None:
-        """Labels from the data (or given), checked as spaCy's textcat checks them."""
+        """Labels from the data (or given), checked as spaCy's textcat checks them.
+        language_model: an lstm_generator pipeline whose embedding and LSTM start the
+        classifier's (`[initialize.components.<name>] language_model`)."""
         validate_get_examples(get_examples, "LSTMTextCategorizer.initialize")
         self._validate_categories(get_examples())
         for label in labels if labels is not None else (c for eg in get_examples() for c in eg.y.cats):
@@ -195,7 +212,7 @@ class LSTMTextCategorizer(LSTMTextCatMixin, TextCategorizer):
             if len(self.labels) != 2:
                 raise ValueError(Errors.E919.format(pos_label=positive_label, labels=self.labels))
         self.cfg["positive_label"] = positive_label
-        self._initialize_model(get_examples)
+        self._initialize_model(get_examples, language_model)
 
 
 class LSTMMultiLabelTextCategorizer(LSTMTextCatMixin, MultiLabel_TextCategorizer):
@@ -207,13 +224,15 @@ class LSTMMultiLabelTextCategorizer(LSTMTextCatMixin, MultiLabel_TextCategorizer
         *,
         nlp: Optional[Language] = None,
         labels: Optional[Iterable[str]] = None,
+        language_model: Optional[str] = None,
     ) -> None:
-        """Labels from the data (or given); any single- or multi-label annotation is valid."""
+        """Labels from the data (or given); any single- or multi-label annotation is valid.
+        language_model: as for lstm_textcat."""
         validate_get_examples(get_examples, "LSTMMultiLabelTextCategorizer.initialize")
         for label in labels if labels is not None else (c for eg in get_examples() for c in eg.y.cats):
             self.add_label(label)
         self._validate_categories(list(islice(get_examples(), 10)))
-        self._initialize_model(get_examples)
+        self._initialize_model(get_examples, language_model)
 
 
 __all__ = [

@@ -11,8 +11,9 @@ from spacy.tokens import Doc
 from thinc.api import Model
 
 from ..errors import NotInitializedError
-from ..model_attrs import TokenTable, TrainingState, get_shim
+from ..model_attrs import TokenTable, get_shim
 from .featurize import build_token_table, doc_features, length_buckets, network_inputs
+from .pretrained import extended_table, with_pretrained
 
 logger = logging.getLogger("spacy")
 
@@ -81,6 +82,9 @@ def textcat_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
     if not model.has_dim("nO"):
         raise ValueError("lstm_textcat needs its labels before initialize (nO is unset).")
     table = build_token_table(X, cfg["attr"], max_vocab=cfg["max_vocab"], min_freq=cfg["min_freq"])
+    language_model = model.attrs["training_state"].pop("language_model", None)
+    if language_model is not None:
+        table = extended_table(language_model, table, cfg["max_vocab"])
     model.attrs["token_table"] = table
     model.set_dim("nV", len(table), force=True)
     vectors = X[0].vocab.vectors if cfg["static_vectors"] else None
@@ -94,6 +98,8 @@ def textcat_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
     shim.rebuild(partial(build_network, model))
     shim.build()
     weights = shim.get_weights()
+    if language_model is not None:
+        weights = with_pretrained(weights, language_model, cfg["lstm_depth"])
     if vectors is not None:
         weights = _with_static_vectors(weights, table, X[0].vocab)
     if cfg["ngram_model"] == "fitted" and cfg["bow_ngram_size"]:
@@ -134,7 +140,8 @@ def _with_fitted_ngrams(model: Model, weights, docs: List[Doc], truths) -> dict:
     weights["bow_weights/embeddings"] = fit.weights
     weights["logits/bias"] = fit.bias
     model.attrs["ngram_choice"] = fit.choice
-    state = model.attrs["training_state"] = TrainingState()
+    state = model.attrs["training_state"]
+    state.pop("held_out_offsets", None)
     if fit.held_out_logits is not None:
         offsets = fit.held_out_logits - (numpy.stack([fit.weights[ids].sum(axis=0) for ids in ngrams]) + fit.bias)
         state["held_out_offsets"] = {hash(doc.text): offset for doc, offset in zip(docs, offsets)}
