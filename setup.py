@@ -15,6 +15,7 @@ ENTRY_POINTS = {
         "spacy_lstm.LSTMTextCat.v1 = spacy_lstm.textcat.architecture:build_lstm_textcat",
         "spacy_lstm.LSTMTextCat.v2 = spacy_lstm.textcat.architecture:build_lstm_textcat_v2",
         "spacy_lstm.LSTMGenerator.v1 = spacy_lstm.generator.architecture:build_lstm_generator",
+        "spacy_lstm.LSTMGenerator.v2 = spacy_lstm.generator.architecture:build_lstm_generator_v2",
     ],
     "spacy_readers": [
         "spacy_lstm.PlainTextCorpus.v1 = spacy_lstm.generator.reader:PlainTextCorpus",
