@@ -50,10 +50,11 @@ setup(
         "srsly>=2.4",
         "tqdm>=4.60",
         "threadpoolctl>=3.0",
+        "scikit-learn>=1.2",  # liblinear fits the n-gram path of spacy_lstm.LSTMTextCat.v2
     ],
     extras_require={
         "ray": ["ray[data]>=2.9"],
-        "project": ["matplotlib>=3.5", "scikit-learn>=1.2"],
+        "project": ["matplotlib>=3.5"],
         "test": ["pytest>=7", "hypothesis"],  # hypothesis: spaCy's tests/conftest.py (tests/test_spacy_suite.py)
     },
     entry_points=ENTRY_POINTS,
