@@ -20,6 +20,9 @@ scored once on test:
   convergence or for `--ensemble-minutes`, then its best checkpoint is scored.
 * keras / keras_pure: exactly the network of the lstm / lstm_pure row, trained with plain
   `model.fit` (scripts/keras_baseline.py).
+* lstm_pretrained: configs/textcat_lstm_pretrained.cfg, initialised from a language model
+  (configs/pretrain_lm.cfg) trained on the split's training texts (unlabelled use; never dev
+  or test) plus `--unlabelled` text, `--pretrain-steps` steps.
 * `--max-minutes` stops any system after that much training (a budget for large corpora
   such as IMDB; the table says when a budget ended a run).
 
@@ -51,6 +54,7 @@ SYSTEMS = {
     "ensemble": "spaCy TextCatEnsemble.v2 (accuracy quickstart, no vectors)",
     "keras": "raw Keras model.fit, the lstm row's network",
     "keras_pure": "raw Keras model.fit, the lstm_pure row's network",
+    "lstm_pretrained": "lstm_textcat from a language model (textcat_lstm_pretrained.cfg)",
 }
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 
@@ -64,11 +68,13 @@ def make_split(dataset: str, out: Path, seed: int, limit: int, extra: List[str])
     return out
 
 
-def spacy_train(config: Path, corpus: Path, out: Path, overrides: Dict[str, object], max_seconds: Optional[float]) -> dict:
-    """`spacy train` in a subprocess; stopped after max_seconds (its model-best is kept)."""
+def spacy_train(config: Path, corpus, out: Path, overrides: Dict[str, object], max_seconds: Optional[float]) -> dict:
+    """`spacy train` in a subprocess; stopped after max_seconds (its model-best is kept).
+    corpus: a folder with train.spacy and dev.spacy, or {"train": path, "dev": path}."""
+    paths = corpus if isinstance(corpus, dict) else {split: corpus / f"{split}.spacy" for split in ("train", "dev")}
     cmd = [
         sys.executable, "-m", "spacy", "train", str(config), "--output", str(out),
-        "--paths.train", str(corpus / "train.spacy"), "--paths.dev", str(corpus / "dev.spacy"),
+        "--paths.train", str(paths["train"]), "--paths.dev", str(paths["dev"]),
     ]
     for key, value in overrides.items():
         cmd += [f"--{key}", str(value)]
@@ -91,6 +97,7 @@ def spacy_train(config: Path, corpus: Path, out: Path, overrides: Dict[str, obje
         raise SystemExit(f"no model-best in {out}: stopped before the first evaluation? see {log.name}")
     meta = json.loads((out / "model-best" / "meta.json").read_text())
     return {"train_seconds": seconds, "stopped_by_budget": stopped, "dev_score": meta.get("performance", {}).get("cats_score")}
+
 
 
 def builtin_config(path: Path, optimize: str, ngram_size: int) -> Path:
@@ -120,6 +127,13 @@ def component_of(config: Path) -> str:
 def run_system(key: str, args, corpus: Path, work: Path, seed: int) -> dict:
     budget = args.max_minutes * 60 if args.max_minutes else None
     pure = {f"components.{component_of(args.config)}.model.bow_ngram_size": 0}
+    if key == "lstm_pretrained":
+        lm = pretrain(args, corpus, work / f"lm_s{seed}", seed)
+        config = args.config.parent / "textcat_lstm_pretrained.cfg"
+        out = work / f"{key}_s{seed}"
+        info = spacy_train(config, corpus, out, {"system.seed": seed, "paths.language_model": lm}, budget)
+        info["train_seconds"] += lm_seconds(lm)
+        return {**info, **_scores(out, corpus)}
     if key in ("keras", "keras_pure"):
         result = train_keras_baseline(args.config, corpus, overrides=pure if key == "keras_pure" else None, seed=seed, max_seconds=budget)
         result["stopped_by_budget"] = budget is not None and result["train_seconds"] >= budget
@@ -136,14 +150,39 @@ def run_system(key: str, args, corpus: Path, work: Path, seed: int) -> dict:
         budget = min(budget or numpy.inf, args.ensemble_minutes * 60)
     out = work / f"{key}_s{seed}"
     info = spacy_train(config, corpus, out, overrides, budget)
+    return {**info, **_scores(out, corpus)}
+
+
+def _scores(out: Path, corpus: Path) -> dict:
     scores = evaluate(str(out / "model-best"), corpus / "test.spacy")
     return {
-        **info,
         "accuracy": scores["accuracy"],
         "macro_f": scores["cats_macro_f"],
         "docs_per_second": scores["docs_per_second"],
         "n_test": scores["n_docs"],
     }
+
+
+def pretrain(args, corpus: Path, out: Path, seed: int) -> Path:
+    """A language model (configs/pretrain_lm.cfg) on the split's training texts and
+    `--unlabelled` text; returns its model-best. Its training time is kept beside it."""
+    text = out.with_name(out.name + "_text")
+    cmd = [sys.executable, str(HERE / "unlabelled_text.py"), str(text), "--corpora", str(corpus), "--seed", str(seed)]
+    if args.unlabelled:
+        cmd += ["--extra", str(args.unlabelled)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    overrides = {"system.seed": seed}
+    if args.pretrain_steps:
+        overrides["training.max_steps"] = args.pretrain_steps
+    lm_config = args.config.parent / "pretrain_lm.cfg"
+    lm_text = {"train": text / "train.jsonl", "dev": text / "dev.jsonl"}
+    info = spacy_train(lm_config, lm_text, out, overrides, None)
+    (out / "seconds.txt").write_text(str(info["train_seconds"]))
+    return out / "model-best"
+
+
+def lm_seconds(model_best: Path) -> float:
+    return float((model_best.parent / "seconds.txt").read_text())
 
 
 def summarise(runs: List[dict]) -> dict:
@@ -205,7 +244,7 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default=None, help="the corpus name in the tables (default: DATASET, or DATASET-N with --limit)")
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0)
-    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--systems", default="lstm,lstm_pure,bow1,bow2,ensemble,keras,keras_pure")
     parser.add_argument("--config", type=Path, default=HERE.parent / "configs" / "textcat_lstm.cfg")
     parser.add_argument("--ensemble-minutes", type=float, default=10.0)
     parser.add_argument("--max-minutes", type=float, default=0.0, help="training budget per system (0 = none)")
@@ -214,6 +253,8 @@ def main(argv=None) -> int:
     parser.add_argument("--csv", default=None, help="dataset csv: the file")
     parser.add_argument("--text-field", default="text")
     parser.add_argument("--label-field", default="label")
+    parser.add_argument("--unlabelled", type=Path, default=None, help="lstm_pretrained: more unlabelled text (txt, jsonl, folder)")
+    parser.add_argument("--pretrain-steps", type=int, default=0, help="lstm_pretrained: language-model steps (0: pretrain_lm.cfg's)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--readme", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -242,8 +283,14 @@ def main(argv=None) -> int:
         from spacy.tokens import DocBin
 
         n_docs = sum(len(DocBin().from_disk(work / "corpus_s0" / f"{s}.spacy")) for s in ("train", "dev", "test"))
-    summary = {key: summarise(r) for key, r in runs.items()}
     args.output_dir.mkdir(parents=True, exist_ok=True)
+    previous = args.output_dir / f"benchmark_{name}.json"
+    if previous.is_file():  # systems run earlier on the same splits stay in the table
+        old = json.loads(previous.read_text())
+        if old.get("splits") == args.splits:
+            runs = {**{k: v for k, v in old["runs"].items() if k not in runs}, **runs}
+    runs = {key: runs[key] for key in SYSTEMS if key in runs}
+    summary = {key: summarise(r) for key, r in runs.items()}
     record = {"name": name, "dataset": args.dataset, "limit": args.limit, "n_docs": n_docs, "splits": args.splits,
               "config": str(args.config), "summary": summary, "runs": runs}
     (args.output_dir / f"benchmark_{name}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf8")

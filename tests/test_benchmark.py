@@ -91,3 +91,32 @@ def test_benchmark_runs_end_to_end(tmp_path):
     assert len(rows) == 7 and all(cell.strip() for row in rows for cell in row.strip("|").split("|"))
     text = readme.read_text()
     assert "old" not in text and text.count("| jsonl") == 7 and text.endswith("after\n")
+
+
+def test_learning_curve_runs_and_draws_a_png(tmp_path):
+    from test_textcat_pretrained import train_language_model
+    from test_training import write_docbins
+
+    write_docbins(tmp_path, multilabel=False)
+    (tmp_path / "test.spacy").write_bytes((tmp_path / "dev.spacy").read_bytes())
+    lm = tmp_path / "lm"
+    train_language_model(lm, steps=2)
+    png = tmp_path / "curve.png"
+    overrides = "training.patience=10,training.eval_frequency=5,components.lstm_textcat.model.lstm_width=8,components.lstm_textcat.model.embedding_dim=8"
+    cmd = [
+        sys.executable, str(ROOT / "scripts" / "learning_curve.py"), str(tmp_path), str(png), "--language-model", str(lm),
+        "--sizes", "12,0", "--seeds", "1", "--overrides", overrides,
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    from PIL import Image
+
+    with Image.open(png) as image:
+        assert image.size[0] > 400 and image.size[1] > 300
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+        assert len(colours) > 20  # lines, markers and text, not a blank canvas
+    runs = json.loads(png.with_suffix(".json").read_text())["runs"]
+    assert {(r["system"], r["n"]) for r in runs} == {(s, n) for s in ("scratch", "pretrained", "bow1") for n in (12, 40)}
+    assert len(runs) == 6 and all(0.0 <= r["accuracy"] <= 1.0 for r in runs)
+    table = png.with_suffix(".md").read_text()
+    assert "| 12 |" in table and "| 40 |" in table
