@@ -203,13 +203,15 @@ def table(name: str, summary: Dict[str, dict], header: bool = True) -> str:
             "|---|---|---|---|---|---|",
         ]
     best = max(s["accuracy"] for s in summary.values())
+    n_splits = max(s["splits"] for s in summary.values())
     for key, s in summary.items():
+        system = SYSTEMS[key] if s["splits"] == n_splits else f"{SYSTEMS[key]} ({s['splits']} split{'s' if s['splits'] > 1 else ''} only)"
         spread = f" ± {s['accuracy_std']:.3f}" if s["splits"] > 1 else ""
         acc = f"{s['accuracy']:.3f}{spread}"
         acc = f"**{acc}**" if s["accuracy"] == best else acc
         budget = " (budget)" if s["stopped_by_budget"] else ""
         lines.append(
-            f"| {name} | {SYSTEMS[key]} | {acc} | {s['macro_f']:.3f} | {s['train_seconds']:.0f} s{budget} | {s['docs_per_second']:.0f} |"
+            f"| {name} | {system} | {acc} | {s['macro_f']:.3f} | {s['train_seconds']:.0f} s{budget} | {s['docs_per_second']:.0f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -285,13 +287,13 @@ def main(argv=None) -> int:
         n_docs = sum(len(DocBin().from_disk(work / "corpus_s0" / f"{s}.spacy")) for s in ("train", "dev", "test"))
     args.output_dir.mkdir(parents=True, exist_ok=True)
     previous = args.output_dir / f"benchmark_{name}.json"
-    if previous.is_file():  # systems run earlier on the same splits stay in the table
+    if previous.is_file():  # systems run earlier stay in the table: split k is the same split in every run
         old = json.loads(previous.read_text())
-        if old.get("splits") == args.splits:
-            runs = {**{k: v for k, v in old["runs"].items() if k not in runs}, **runs}
+        runs = {**{k: v for k, v in old["runs"].items() if k not in runs}, **runs}
     runs = {key: runs[key] for key in SYSTEMS if key in runs}
     summary = {key: summarise(r) for key, r in runs.items()}
-    record = {"name": name, "dataset": args.dataset, "limit": args.limit, "n_docs": n_docs, "splits": args.splits,
+    n_splits = max(s["splits"] for s in summary.values())
+    record = {"name": name, "dataset": args.dataset, "limit": args.limit, "n_docs": n_docs, "splits": n_splits,
               "config": str(args.config), "summary": summary, "runs": runs}
     (args.output_dir / f"benchmark_{name}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf8")
     (args.output_dir / f"benchmark_{name}.md").write_text(table(name, summary), encoding="utf8")

@@ -65,6 +65,9 @@ def test_summary_is_mean_and_spread_over_splits():
     assert summary["splits"] == 2 and summary["stopped_by_budget"]
     row = table("demo", {"lstm": summary}).splitlines()[-1]
     assert "0.850 ± 0.071" in row and "(budget)" in row
+    # a system run on fewer of the same splits says so in its row
+    rows = table("demo", {"lstm": summary, "keras": summarise(runs[:1])}).splitlines()
+    assert "(1 split only)" in rows[-1] and "only" not in rows[-2]
 
 
 def test_benchmark_runs_end_to_end(tmp_path):
