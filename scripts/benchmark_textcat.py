@@ -243,7 +243,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset")
     parser.add_argument("output_dir", type=Path)
-    parser.add_argument("--name", default=None, help="the corpus name in the tables (default: DATASET, or DATASET-N with --limit)")
+    parser.add_argument("--name", default=None, help="the corpus name in the tables (default: DATASET, or the file name for jsonl and csv; -N with --limit)")
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--systems", default="lstm,lstm_pure,bow1,bow2,ensemble,keras,keras_pure")
@@ -266,8 +266,9 @@ def main(argv=None) -> int:
         parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
     if args.splits < 1:
         parser.error("--splits must be >= 1")
-    name = args.name or (f"{args.dataset}-{args.limit}" if args.limit else args.dataset)
     user_input = {"imdb": args.imdb_dir, "jsonl": args.jsonl, "csv": args.csv}.get(args.dataset)
+    base = Path(user_input).name.split(".")[0] if args.dataset in ("jsonl", "csv") else args.dataset
+    name = args.name or (f"{base}-{args.limit}" if args.limit else base)
     extra = ["--input", user_input] if user_input else []
     if args.dataset in ("jsonl", "csv"):
         extra += ["--text-field", args.text_field, "--label-field", args.label_field]
