@@ -142,3 +142,11 @@ def test_unit_table_grows_and_keeps_old_rows(trained):
     state = shim.get_optimizer_state()  # restored at the next step: moments of old rows kept
     momentum = next(k for k in old_state if k.startswith("momentum/") and k.endswith("embedding/embeddings"))
     numpy.testing.assert_array_equal(state[momentum], old_state[momentum])
+
+
+def test_real_word_share_on_a_fixed_sample():
+    from spacy_lstm.generator.generation import real_word_share
+
+    training = "ROMEO: What light through yonder window breaks?\nIt is the east."
+    assert real_word_share(["What light is thy window", "the eest"], training) == pytest.approx(5 / 7)
+    assert real_word_share(["", "  "], training) == 0.0
