@@ -19,6 +19,7 @@ ENTRY_POINTS = {
     ],
     "spacy_readers": [
         "spacy_lstm.PlainTextCorpus.v1 = spacy_lstm.generator.reader:PlainTextCorpus",
+        "spacy_lstm.PlainTextStreams.v1 = spacy_lstm.generator.streams:PlainTextStreams",
     ],
     "spacy_misc": [
         "spacy_lstm.truncated_length.v1 = spacy_lstm.textcat.architecture:make_truncated_length",

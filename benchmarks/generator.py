@@ -30,8 +30,9 @@ import numpy
 import spacy
 from spacy.util import load_config, minibatch
 
-from spacy_lstm.generator.architecture import unit_index
+from spacy_lstm.generator.architecture import stream_nll, unit_index
 from spacy_lstm.generator.generation import cut_windows
+from spacy_lstm.generator.lm_shim import LanguageModelShim
 from spacy_lstm.keras.backend import keras
 from spacy_lstm.keras.networks import build_language_model
 
@@ -47,12 +48,19 @@ def heldout_bpc(nll_fn, ids, seq_length=100, batch=64):
     return total / weights.sum() / LN2
 
 
-def train_component(corpus: Path, budget: float):
-    config = load_config(
-        ROOT / "configs" / "generator_char.cfg",
-        overrides={"paths.train": str(corpus / "train"), "paths.dev": str(corpus / "dev")},
-        interpolate=False,
-    )
+def heldout_stream_bpc(shim, ids, seq_length=100, streams=16):
+    """The dev text as `streams` contiguous parts, each read as one stream with the LSTM state
+    carried from window to window (as generation reads it): only the first unit of each part
+    is predicted from a zero state."""
+    parts = numpy.array_split(ids, streams)
+    return float(stream_nll(shim, parts, seq_length, streams).sum()) / sum(len(p) - 1 for p in parts) / LN2
+
+
+def train_component(corpus: Path, budget: float, overrides=None, max_chars=None, config_name="generator_char"):
+    """Train through the component's update loop for `budget` seconds, or until `max_chars`
+    characters were trained on."""
+    overrides = {"paths.train": str(corpus / "train"), "paths.dev": str(corpus / "dev"), **(overrides or {})}
+    config = load_config(ROOT / "configs" / f"{config_name}.cfg", overrides=overrides, interpolate=False)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True)
     resolved = nlp.config.interpolate()
     from spacy.util import registry
@@ -74,7 +82,7 @@ def train_component(corpus: Path, budget: float):
                 continue
             chars += gen.n_units_trained - before  # characters trained on (targets)
             steps += 1
-            if time.perf_counter() - start >= budget:
+            if (max_chars is None and time.perf_counter() - start >= budget) or (max_chars and chars >= max_chars):
                 done = True
                 break
     elapsed = time.perf_counter() - start
@@ -82,9 +90,10 @@ def train_component(corpus: Path, budget: float):
 
 
 class TimeLimit(keras.callbacks.Callback):
-    def __init__(self, budget):
+    def __init__(self, budget, max_batches=None):
         super().__init__()
         self.budget = budget
+        self.max_batches = max_batches
         self.start = None
         self.batches = 0
 
@@ -93,16 +102,19 @@ class TimeLimit(keras.callbacks.Callback):
             self.start = time.perf_counter()
             return
         self.batches += 1
-        if time.perf_counter() - self.start >= self.budget:
+        if self.max_batches is not None:
+            if self.batches >= self.max_batches:
+                self.model.stop_training = True
+        elif time.perf_counter() - self.start >= self.budget:
             self.model.stop_training = True
 
 
-def train_keras(train_ids, vocab_size, budget, seq_length=100, batch_size=64):
+def train_keras(train_ids, vocab_size, budget, seq_length=100, batch_size=64, max_chars=None):
     inputs, targets, _ = cut_windows(train_ids, seq_length)
     inputs, targets = inputs[:-1], targets[:-1]  # drop the padded last window
     model = build_language_model(vocab_size=vocab_size, embedding_dim=64, lstm_width=256, lstm_depth=1, dropout=0.0)
     model.compile(optimizer=keras.optimizers.Adam(2e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    limit = TimeLimit(budget)
+    limit = TimeLimit(budget, None if max_chars is None else -(-max_chars // (batch_size * seq_length)))
     model.fit(inputs, targets, batch_size=batch_size, epochs=1000, shuffle=True, callbacks=[limit], verbose=0)
     elapsed = time.perf_counter() - limit.start
     return model, limit.batches * batch_size * seq_length / elapsed, limit.batches
@@ -119,25 +131,51 @@ def windowed_generation(model, seed_ids, n_chars, window=40, rng=None):
     return ids
 
 
-def run_training_comparison(args):
-    """(a): the component's update loop vs raw Keras model.fit, same wall-clock budget."""
-    nlp, gen, ours_cps, ours_steps = train_component(args.corpus, args.budget)
+# Recipes compared by --chars: overrides of configs/generator_char.cfg (which ships "stateful").
+WINDOWED = {
+    "components.lstm_generator.stateful_training": False,
+    "corpora.train": {
+        "@readers": "spacy_lstm.PlainTextCorpus.v1", "path": "${paths.train}", "chunk_size": 2000,
+        "jsonl_field": "text", "limit": 0, "shuffle": True, "seed": "${system.seed}",
+    },
+    "training.max_epochs": 0,
+    "training.batcher.size": 4,
+}
+VARIANTS = {
+    "stateful": {},
+    "windowed": WINDOWED,
+    "stateful_dropout": {"components.lstm_generator.model.dropout": 0.1},
+    "stateful_2x256": {"components.lstm_generator.model.lstm_depth": 2},
+}
+
+
+def dev_bpc(gen, dev_ids):
     shim = gen.model.shims[0]
-    index = unit_index(gen.model)
+    return heldout_stream_bpc(shim, dev_ids), heldout_bpc(shim.nll, dev_ids)
+
+
+def run_training_comparison(args):
+    """(a): the component's update loop vs raw Keras model.fit, same wall-clock budget (or,
+    with --chars, the same number of training characters, for every recipe in --variants)."""
     dev_text = "".join(p.read_text(encoding="utf8") for p in sorted((args.corpus / "dev").glob("*.txt")))
     train_text = "".join(p.read_text(encoding="utf8") for p in sorted((args.corpus / "train").glob("*.txt")))
-    dev_ids = index.encode(list(dev_text))
-    ours_bpc = heldout_bpc(shim.nll, dev_ids)
-    print(f"(a) lstm_generator: {ours_steps} steps in {args.budget:.0f}s, {ours_cps:,.0f} chars/s, held-out {ours_bpc:.3f} bits/char", flush=True)
-    keras_model, keras_cps, keras_steps = train_keras(index.encode(list(train_text)), len(index.table), args.budget)
+    what = f"{args.chars:,} chars" if args.chars else f"{args.budget:.0f}s"
+    for name in args.variants.split(","):
+        nlp, gen, ours_cps, ours_steps = train_component(args.corpus, args.budget, VARIANTS[name], args.chars)
+        index = unit_index(gen.model)
+        dev_ids = index.encode(list(dev_text))
+        stream, window = dev_bpc(gen, dev_ids)
+        print(f"(a) lstm_generator {name}: {what}, {ours_steps} steps, {ours_cps:,.0f} chars/s, held-out {stream:.3f} bits/char (stream), {window:.3f} (windows of 100)", flush=True)
+    keras_model, keras_cps, keras_steps = train_keras(index.encode(list(train_text)), len(index.table), args.budget, max_chars=args.chars)
     import tensorflow as tf
 
     def keras_nll(x, y):
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=keras_model.predict_on_batch(x)).numpy()
 
     keras_bpc = heldout_bpc(keras_nll, dev_ids)
-    print(f"    raw Keras fit:   {keras_steps} steps in {args.budget:.0f}s, {keras_cps:,.0f} chars/s, held-out {keras_bpc:.3f} bits/char")
-    print(f"    training speed ratio (ours / Keras fit): {ours_cps / keras_cps:.2f} (target >= 1.0)", flush=True)
+    keras_stream = heldout_stream_bpc(LanguageModelShim(lambda: keras_model), dev_ids)
+    print(f"    raw Keras fit:   {what}, {keras_steps} steps, {keras_cps:,.0f} chars/s, held-out {keras_stream:.3f} bits/char (stream), {keras_bpc:.3f} (windows of 100)")
+    print(f"    training speed ratio (last recipe / Keras fit): {ours_cps / keras_cps:.2f} (target >= 1.0)", flush=True)
     return nlp, gen
 
 
@@ -145,6 +183,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus" / "shakespeare")
     parser.add_argument("--budget", type=float, default=900.0, help="training seconds for each of (a)'s two runs")
+    parser.add_argument("--chars", type=int, default=None, help="(a): train every recipe and Keras on this many characters instead of --budget seconds")
+    parser.add_argument("--variants", default="stateful", help=f"(a): comma-separated recipes of {sorted(VARIANTS)}")
+    parser.add_argument("--training-only", action="store_true", help="stop after (a)")
     parser.add_argument("--gen-length", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-training", action="store_true", help="skip (a): only (b) and (c)")
@@ -165,6 +206,8 @@ def main():
         print(f"(a) skipped; (b) and (c) use a model trained for {budget:.0f}s ({steps} steps)", flush=True)
     else:
         nlp, gen = run_training_comparison(args)
+        if args.training_only:
+            return
     shim = gen.model.shims[0]
     index = unit_index(gen.model)
 

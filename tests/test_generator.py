@@ -305,7 +305,8 @@ TINY_TRAIN = ["--training.max_steps", "30", "--training.eval_frequency", "15",
 def trained_char_dir(tiny_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("train_char")
     res = run_spacy("train", str(CONFIGS / "generator_char.cfg"), "--paths.train", str(tiny_corpus / "train"),
-                    "--paths.dev", str(tiny_corpus / "dev"), "-o", str(out), "--corpora.train.chunk_size", "300",
+                    "--paths.dev", str(tiny_corpus / "dev"), "-o", str(out), "--corpora.train.streams", "8",
+                    "--corpora.train.piece_size", "40", "--training.batcher.size", "8",
                     "--components.lstm_generator.seq_length", "40", *TINY_TRAIN)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "LSTM_BPC" in res.stdout and "LSTM_SCORE" in res.stdout

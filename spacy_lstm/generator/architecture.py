@@ -7,7 +7,7 @@ that cut text into windows.
 """
 import weakref
 from functools import partial
-from typing import List, Optional
+from typing import Iterable, List, Optional
 
 import numpy
 from spacy.tokens import Doc
@@ -16,11 +16,13 @@ from thinc.api import Model
 from thinc.types import Floats2d
 
 from ..errors import NotInitializedError
+from ..keras import fork
 from ..model_attrs import UNK_ID, ArchitectureSettings, TokenTable, check_settings, get_shim
 from ..textcat.featurize import attr_id
 from ..validate import check_choice
 from .generation import LEVELS, UnitIndex, build_unit_table, cut_windows, doc_units
 from .spelling import SpellingModel
+from .streams import CHAR_COUNTS_KEY
 
 
 # The smallest value of each integer setting.
@@ -160,10 +162,16 @@ def check_training_text(docs: List[Doc], level: str, seq_length: int, attr: Opti
 
 
 def generator_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
-    """Build the unit table from X (all training docs) and the network with random weights."""
+    """Build the unit table from X (all training docs; at level "char", the character counts
+    of the whole corpus when a reader attached them, as PlainTextStreams.v1 does, since with
+    max_epochs = -1 spaCy shows initialize only the first 100 docs) and the network with
+    random weights."""
     cfg = model.attrs["cfg"]
     check_training_text(X or [], cfg["level"], 1, cfg["attr"])
     unit_lists = [model_units(model, doc) for doc in X]
+    corpus_counts = [doc.user_data[CHAR_COUNTS_KEY] for doc in X if CHAR_COUNTS_KEY in doc.user_data]
+    if cfg["level"] == "char" and corpus_counts:
+        unit_lists = [[c for c, n in corpus_counts[0].items() for _ in range(n)]]
     table, _ = build_unit_table(unit_lists, max_vocab=cfg["max_vocab"], min_freq=cfg["min_freq"])
     model.attrs["spelling"] = SpellingModel.from_units(unit_lists)
     if len(table) <= 2:
@@ -178,45 +186,106 @@ def generator_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
     shim.build()
 
 
+def grow_unit_table(model: Model, units: Iterable[str]) -> List[str]:
+    """Add the units not yet in the table (up to max_vocab, in sorted order) and return them.
+    Their embedding rows and output columns start random (output bias: the lowest of the
+    known units'); the known units' weights, and the optimizer's state for them, are kept."""
+    cfg = model.attrs["cfg"]
+    table = model.attrs["unit_table"]
+    new = sorted(set(units) - set(table.tokens[2:]))[: max(cfg["max_vocab"] - len(table), 0)]
+    if not new:
+        return []
+    shim = get_shim(model)
+    weights, optimizer_state = shim.get_weights(), shim.get_optimizer_state()
+    rng = numpy.random.default_rng(len(table))
+    for path, array in weights.items():
+        if path.endswith("embedding/embeddings"):
+            extra = rng.uniform(-0.05, 0.05, (len(new), array.shape[1]))
+            weights[path] = numpy.concatenate([array, extra.astype(array.dtype)])
+        elif path.endswith("logits/kernel"):
+            extra = rng.normal(0, array.std(), (array.shape[0], len(new)))
+            weights[path] = numpy.concatenate([array, extra.astype(array.dtype)], axis=1)
+        elif path.endswith("logits/bias"):
+            weights[path] = numpy.concatenate([array, numpy.full(len(new), array[2:].min(), array.dtype)])
+    model.attrs["unit_table"] = TokenTable(list(table.tokens) + new)
+    model.set_dim("nV", len(table) + len(new), force=True)
+    shim.rebuild(partial(_build_network, model), weights)
+    shim.set_optimizer_state(optimizer_state)
+    return new
+
+
 def score_docs(model: Model, docs: List[Doc], seq_length: int) -> numpy.ndarray:
-    """Per doc: (NLL in nats, units scored, characters scored, unknown units scored), a
-    [n_docs, 4] array. Every unit after a doc's first is scored once, in windows of seq_length
-    units (as in training). An unknown unit also costs its spelling (spelling.py)."""
+    """Per doc: (NLL in nats with carried state, units scored, characters scored, unknown
+    units scored, NLL in nats window by window), a [n_docs, 5] array. Every unit after a doc's
+    first is scored once. The first NLL reads each doc as one stream, the LSTM state carried
+    from window to window as in generation; the last scores each window of seq_length units
+    from a zero state (as the windows of windowed training are seen). An unknown unit also
+    costs its spelling (spelling.py)."""
     if not generator_is_initialized(model):
         raise NotInitializedError(
             "The lstm_generator model has not been initialized: train it with `spacy train`, "
             "call nlp.initialize(get_examples) before use, or load a trained pipeline."
         )
-    cfg = model.attrs["cfg"]
     index = unit_index(model)
-    stats = numpy.zeros((len(docs), 4), dtype="float64")
+    stats = numpy.zeros((len(docs), 5), dtype="float64")
     spelling = model.attrs["spelling"]
-    rows, owners, char_weights = [], [], []
+    streams = []
     for i, doc in enumerate(docs):
         units = model_units(model, doc)
         ids = index.encode(units)
-        inputs, targets, weights = cut_windows(ids, seq_length)
-        if len(inputs) == 0:
-            continue
         unknown = numpy.flatnonzero(ids[1:] == UNK_ID) + 1
-        stats[i, 0] += sum(spelling.nll(units[j]) for j in unknown)
+        spelled = sum(spelling.nll(units[j]) for j in unknown)
+        stats[i, [0, 4]] = spelled
+        stats[i, 1] = max(len(units) - 1, 0)
+        stats[i, 2] = sum(len(u) for u in units[1:])
         stats[i, 3] = len(unknown)
-        lengths = numpy.zeros(weights.size, dtype="float32")
-        lengths[: len(units) - 1] = [len(u) for u in units[1:]]
-        rows.append((inputs, targets, weights))
-        owners.append(numpy.full(len(inputs), i))
-        char_weights.append(lengths.reshape(weights.shape))
-    if rows:
-        inputs, targets, weights = (numpy.concatenate([r[k] for r in rows]) for k in range(3))
-        owner = numpy.concatenate(owners)
-        chars = numpy.concatenate(char_weights)
-        shim = get_shim(model)
-        bs = cfg["batch_size"]
-        nll = numpy.concatenate([shim.nll(inputs[s : s + bs], targets[s : s + bs]) for s in range(0, len(inputs), bs)])
-        numpy.add.at(stats[:, 0], owner, (nll * weights).sum(axis=1))
-        numpy.add.at(stats[:, 1], owner, weights.sum(axis=1))
-        numpy.add.at(stats[:, 2], owner, chars.sum(axis=1))
+        streams.append(ids)
+    shim = get_shim(model)
+    bs = model.attrs["cfg"]["batch_size"]
+    stats[:, 4] += windowed_nll(shim, streams, seq_length, bs)
+    stats[:, 0] += stream_nll(shim, streams, seq_length, bs) if fork.tensorflow_usable() else stats[:, 4] - stats[:, 0]
     return stats
+
+
+def windowed_nll(shim, streams: List[numpy.ndarray], seq_length: int, batch_size: int) -> numpy.ndarray:
+    """Per id sequence: the summed NLL (nats) of its units after the first, in windows of
+    seq_length each scored from a zero state."""
+    total = numpy.zeros(len(streams))
+    cut = [cut_windows(ids, seq_length) for ids in streams]
+    owner = numpy.concatenate([numpy.full(len(c[0]), i) for i, c in enumerate(cut)] + [numpy.zeros(0, int)])
+    if len(owner):
+        inputs, targets, weights = (numpy.concatenate([c[k] for c in cut]) for k in range(3))
+        nll = numpy.concatenate([shim.nll(inputs[s : s + batch_size], targets[s : s + batch_size]) for s in range(0, len(inputs), batch_size)])
+        numpy.add.at(total, owner, (nll * weights).sum(axis=1))
+    return total
+
+
+def stream_nll(shim, streams: List[numpy.ndarray], seq_length: int, batch_size: int) -> numpy.ndarray:
+    """Per id sequence: the summed NLL (nats) of its units after the first, read as one stream
+    with the LSTM state carried across windows (up to batch_size sequences side by side)."""
+    total = numpy.zeros(len(streams))
+    order = sorted(range(len(streams)), key=lambda i: len(streams[i]))
+    for s in range(0, len(order), batch_size):
+        group = order[s : s + batch_size]
+        windows = stack_streams([streams[i] for i in group], seq_length)
+        states = None
+        for inputs, targets, weights in zip(*windows):
+            nll, states = shim.stream_nll(inputs, targets, states)
+            total[group] += (nll * weights).sum(axis=1)
+    return total
+
+
+def stack_streams(streams: List[numpy.ndarray], seq_length: int):
+    """Id sequences side by side, window by window: (inputs, targets, weights), each
+    [n_windows, len(streams), seq_length]; a sequence shorter than the longest is padded with
+    weight-0 windows."""
+    cut = [cut_windows(ids, seq_length) for ids in streams]
+    n = max((len(c[0]) for c in cut), default=0)
+    out = [numpy.zeros((n, len(streams), seq_length), dtype=d) for d in ("int32", "int32", "float32")]
+    for row, c in enumerate(cut):
+        for k in range(3):
+            out[k][: len(c[k]), row] = c[k]
+    return out
 
 
 def _forward(model: Model, docs: List[Doc], is_train: bool):

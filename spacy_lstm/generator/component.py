@@ -22,16 +22,19 @@ import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
-from spacy.training import Example, validate_get_examples
+from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import registry
 from thinc.api import Config, Model
 
-from ..component import KerasComponentMixin, TrainingBatch
+from ..component import KerasComponentMixin, TrainingBatch, loss_recorder
 from ..model_attrs import get_shim
 from ..validate import check_integer
-from .architecture import check_training_text, generator_is_initialized, model_units, score_docs, unit_index
+from .architecture import (
+    check_training_text, generator_is_initialized, grow_unit_table, model_units, score_docs, stack_streams, unit_index,
+)
 from .generation import check_stop, cut_windows, doc_units, iter_generation
 from .sampling import validate_sampling_args
+from .streams import STREAM_KEY
 
 MODEL_CONFIG = """
 [model]
@@ -48,7 +51,9 @@ batch_size = 64
 DEFAULT_MODEL = Config().from_str(MODEL_CONFIG)["model"]
 # lstm_score picks model-best; the others have weight 0.0 so that they show in the training
 # table (spaCy hides None-weighted scores there and multiplies shown scores by 100).
-SCORE_WEIGHTS = {"lstm_score": 1.0, "lstm_bpc": 0.0, "lstm_perplexity": 0.0, "lstm_unknown_share": None}
+SCORE_WEIGHTS = {
+    "lstm_score": 1.0, "lstm_bpc": 0.0, "lstm_window_bpc": 0.0, "lstm_perplexity": 0.0, "lstm_unknown_share": None,
+}
 LN2 = math.log(2.0)
 
 for _ext in ("lstm_perplexity", "lstm_bpc", "lstm_unknown_share", "lstm_lm_stats"):
@@ -62,21 +67,23 @@ def make_language_model_scorer() -> Callable:
 
 
 def language_model_score(examples: Iterable[Example], **kwargs) -> Dict[str, Optional[float]]:
-    """Bits per character, per-unit perplexity, lstm_score = 2 ** -bpc and the share of
-    units outside the unit table, over all docs, from `doc._.lstm_lm_stats` set by the
-    component (summed, so long docs weigh more)."""
-    nll = units = chars = unknown = 0.0
+    """Bits per character (each doc read as one stream, state carried as in generation),
+    the same window by window from a zero state (`lstm_window_bpc`), per-unit perplexity,
+    lstm_score = 2 ** -bpc and the share of units outside the unit table, over all docs, from
+    `doc._.lstm_lm_stats` set by the component (summed, so long docs weigh more)."""
+    nll = units = chars = unknown = window_nll = 0.0
     for eg in examples:
         stats = eg.predicted._.lstm_lm_stats
         if stats is not None:
             nll, units, chars = nll + stats[0], units + stats[1], chars + stats[2]
             unknown += stats[3] if len(stats) > 3 else 0
+            window_nll += stats[4] if len(stats) > 4 else stats[0]
     if units == 0 or chars == 0:
-        return {"lstm_score": None, "lstm_bpc": None, "lstm_perplexity": None, "lstm_unknown_share": None}
+        return {key: None for key in SCORE_WEIGHTS}
     bpc = nll / LN2 / chars
     return {
-        "lstm_score": 2.0**-bpc, "lstm_bpc": bpc, "lstm_perplexity": math.exp(nll / units),
-        "lstm_unknown_share": unknown / units,
+        "lstm_score": 2.0**-bpc, "lstm_bpc": bpc, "lstm_window_bpc": window_nll / LN2 / chars,
+        "lstm_perplexity": math.exp(nll / units), "lstm_unknown_share": unknown / units,
     }
 
 
@@ -86,15 +93,19 @@ def language_model_score(examples: Iterable[Example], **kwargs) -> Dict[str, Opt
     default_config={
         "model": DEFAULT_MODEL,
         "seq_length": 100,
+        "stateful_training": False,
         "scorer": {"@scorers": "spacy_lstm.language_model_scorer.v1"},
     },
     default_score_weights=SCORE_WEIGHTS,
 )
 def make_lstm_generator(
-    nlp: Language, name: str, model: Model, seq_length: int, scorer: Optional[Callable]
+    nlp: Language, name: str, model: Model, seq_length: int, stateful_training: bool, scorer: Optional[Callable]
 ) -> "LSTMGenerator":
     """An LSTM language model: trains on raw text, scores docs, generates text."""
-    return LSTMGenerator(nlp.vocab, model, name, seq_length=seq_length, scorer=scorer, tokenizer=nlp.tokenizer)
+    return LSTMGenerator(
+        nlp.vocab, model, name, seq_length=seq_length, stateful_training=stateful_training, scorer=scorer,
+        tokenizer=nlp.tokenizer,
+    )
 
 
 class LSTMGenerator(KerasComponentMixin, TrainablePipe):
@@ -107,6 +118,7 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
         name: str = "lstm_generator",
         *,
         seq_length: int = 100,
+        stateful_training: bool = False,
         scorer: Optional[Callable] = language_model_score,
         tokenizer: Optional[Callable[[str], Doc]] = None,
     ) -> None:
@@ -114,11 +126,14 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
             check_integer("seq_length", seq_length, 1)
         except ValueError as err:
             raise ValueError(f"[{name}] {err}") from None
+        if not isinstance(stateful_training, bool):
+            raise ValueError(f"[{name}] stateful_training must be true or false, got {stateful_training!r}.")
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.cfg = {"seq_length": seq_length}
+        self.cfg = {"seq_length": seq_length, "stateful_training": stateful_training}
+        self._stream_rows: List[Optional[tuple]] = []  # per batch row: (stream, end, units left)
         self._tokenizer = tokenizer
         self._rng = numpy.random.default_rng(0)
         self.n_units_trained = 0  # target units seen by update() in this process
@@ -176,24 +191,77 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
         self.n_units_trained += int(batch.weights.sum())
         return batch
 
+    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None, losses=None) -> Dict[str, float]:
+        """One training step (see KerasComponentMixin.update); with `stateful_training`,
+        truncated backpropagation through time (`_stream_batch`)."""
+        examples = list(examples)
+        if self.level == "char" and examples and self._is_initialized():
+            grow_unit_table(self.model, set("".join(eg.predicted.text for eg in examples)))
+        if not self.cfg.get("stateful_training"):
+            return super().update(examples, drop=drop, sgd=sgd, losses=losses)
+        losses = {} if losses is None else losses
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "LSTMGenerator.update")
+        if examples:
+            self._require_initialized()
+            batch = self._stream_batch(examples)
+            if batch is not None:
+                get_shim(self.model).update_streams(*batch, sgd, on_loss=loss_recorder(losses, self.name))
+        return losses
+
+    def _stream_batch(self, examples: List[Example]):
+        """Truncated backpropagation through time: each example is a batch row whose windows
+        are trained one after another with the LSTM state carried (inputs, targets, weights
+        [windows, rows, seq_length] and which rows continue the previous step's row).
+
+        A doc from `PlainTextStreams.v1` (streams.py) continues the row's text when its stream
+        mark follows the previous one: the units not yet trained are kept for the next step,
+        so every window is full and the state never runs over padding. Any other doc is a
+        text of its own: all its windows, the last one padded, from a zero state."""
+        index = unit_index(self.model)
+        L = self.seq_length
+        examples = sorted(examples, key=lambda eg: eg.predicted.user_data.get(STREAM_KEY) or ())
+        previous = self._stream_rows if len(self._stream_rows) == len(examples) else [None] * len(examples)
+        streams, keep, rows = [], numpy.zeros(len(examples), bool), []
+        for r, eg in enumerate(examples):
+            ids = index.encode(model_units(self.model, eg.predicted))
+            mark = eg.predicted.user_data.get(STREAM_KEY)
+            if mark is None:
+                rows.append(None)
+                streams.append(ids)
+                continue
+            before = previous[r]
+            if before is not None and before[0] == mark[:2] and before[1] == mark[2]:
+                ids, keep[r] = numpy.concatenate([before[2], ids]), True
+            n_full = (len(ids) - 1) // L
+            streams.append(ids[: n_full * L + 1])
+            rows.append((mark[:2], mark[3], ids[n_full * L :]))
+        self._stream_rows = rows
+        inputs, targets, weights = stack_streams(streams, L)
+        if not weights.any():
+            return None
+        self.n_units_trained += int(weights.sum())
+        return inputs, targets, weights, keep
+
     def get_loss(self, examples, scores):
         raise NotImplementedError("lstm_generator computes its loss inside the Keras graph (see update).")
 
     # -- scoring docs -----------------------------------------------------------------------
 
     def predict(self, docs: Iterable[Doc]) -> numpy.ndarray:
-        """[n_docs, 4]: negative log-likelihood (nats), units scored, characters scored,
-        unknown units scored."""
+        """[n_docs, 5]: negative log-likelihood (nats, state carried), units scored,
+        characters scored, unknown units scored, negative log-likelihood window by window."""
         docs = list(docs)
         self._require_initialized()
         if not docs:
-            return numpy.zeros((0, 4))
+            return numpy.zeros((0, 5))
         return score_docs(self.model, docs, self.seq_length)
 
     def set_annotations(self, docs: Iterable[Doc], stats) -> None:
-        for doc, (nll, units, chars, unknown) in zip(docs, stats):
+        for doc, (nll, units, chars, unknown, window_nll) in zip(docs, stats):
             if units:
-                doc._.lstm_lm_stats = (float(nll), int(units), int(chars), int(unknown))
+                doc._.lstm_lm_stats = (float(nll), int(units), int(chars), int(unknown), float(window_nll))
                 doc._.lstm_perplexity = math.exp(nll / units)
                 doc._.lstm_bpc = nll / LN2 / chars if chars else None
                 doc._.lstm_unknown_share = unknown / units

@@ -204,3 +204,12 @@ def iter_generation(
                 yield [o + f.flush() for o, f in zip(out, filters)]
                 return
             yield out
+
+
+def real_word_share(texts: Sequence[str], training_text: str) -> float:
+    """The share of the words of `texts` (split on whitespace) that occur, written the same
+    way, among the words of `training_text`: a readable measure of how much of a sample is
+    spelt like the training text (0.0 for texts without words)."""
+    known = set(training_text.split())
+    words = [w for text in texts for w in text.split()]
+    return sum(w in known for w in words) / len(words) if words else 0.0

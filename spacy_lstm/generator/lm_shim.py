@@ -9,6 +9,9 @@ what a language model needs on top.
   sampling.make_graph_sampler) and steps the cells `n_steps` times for the whole batch of
   samples in ONE call; only the sampled ids come back to NumPy. States and logits stay
   TensorFlow tensors between blocks.
+* `stream_nll(inputs, targets, states)` and `update_streams(...)`: scoring and truncated
+  backpropagation through time, with the LSTM states carried from one window to the next
+  (the layers are called with `initial_state`, the same weights as the plain network).
 """
 from typing import Optional
 
@@ -30,8 +33,93 @@ class LanguageModelShim(KerasShim):
     def __init__(self, build_network, *, loss: str = "sparse_crossentropy", activation: str = "softmax", **kwargs):
         super().__init__(build_network, loss=loss, activation=activation, **kwargs)
 
+    _OPTIMIZER_GRAPHS = KerasShim._OPTIMIZER_GRAPHS + ("_stream_train_step_graph",)
+
     def _lstm_layers(self):
         return [layer for layer in self.network.layers if isinstance(layer, keras.layers.LSTM)]
+
+    def _reset_training_state(self) -> None:
+        super()._reset_training_state()
+        self._train_states = None  # the rows' carried states between stateful updates
+        self._pending_streams = []
+
+    # -- carried states ---------------------------------------------------------------------
+
+    def _run_with_states(self, inputs, states, training: bool):
+        """The network's layers one by one, each LSTM from its carried (h, c): (logits
+        [batch, time, vocab], the states after the last step)."""
+        network = self.network
+        names = {layer.name for layer in network.layers}
+        x = network.get_layer("embedding")(inputs)
+        new_states = []
+        for lstm, (h, c) in zip(self._lstm_layers(), states):
+            x, h, c = lstm(x, initial_state=[h, c], training=training)
+            new_states.append((h, c))
+            if f"{lstm.name}_dropout" in names:
+                x = network.get_layer(f"{lstm.name}_dropout")(x, training=training)
+        return network.get_layer("logits")(x), tuple(new_states)
+
+    def stream_nll(self, inputs: numpy.ndarray, targets: numpy.ndarray, states=None):
+        """nll (as `nll`) of one window per row, starting from `states` (zeros if None):
+        (nll [batch, time] NumPy, the states after the window, to pass with the next one)."""
+        fork.require_tensorflow("Scoring with carried states")
+        if states is None:
+            states = self.initial_states(len(inputs))
+        nll, states = self._graph(self._stream_nll_graph)(
+            tf.convert_to_tensor(inputs, tf.int32), tf.convert_to_tensor(targets, tf.int32), states
+        )
+        return nll.numpy(), states
+
+    def _stream_nll_graph(self, inputs, targets, states):
+        logits, states = self._run_with_states(inputs, states, training=False)
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits), states
+
+    def update_streams(self, inputs, targets, weights, keep, optimizer, *, on_loss) -> None:
+        """Truncated backpropagation through time: inputs / targets / weights are [windows,
+        rows, time], row r's windows consecutive pieces of one text; `keep` [rows] says which
+        rows continue the text of the same row in the previous call (their states carry
+        over; the others start from zeros, as do all when the number of rows changed). One
+        optimizer step per window, as `update` does (now, or at `finish_update`)."""
+        self._pending_streams.append((inputs, targets, weights, keep, on_loss))
+        if optimizer:
+            self.finish_update(optimizer)
+
+    def finish_update(self, optimizer) -> None:
+        pending, self._pending_streams = self._pending_streams, []
+        for batch in pending:
+            self._train_streams(*batch, optimizer)
+        super().finish_update(optimizer)
+
+    def _train_streams(self, inputs, targets, weights, keep, on_loss, optimizer) -> None:
+        rows = inputs.shape[1]
+        states = self._train_states
+        if states is None or int(states[0][0].shape[0]) != rows:
+            states, keep = self.initial_states(rows), numpy.zeros(rows)
+        states = _select_rows(numpy.asarray(keep, bool), states, None)
+        for window in range(len(inputs)):
+            full = weights[window].all(axis=1)
+            empty = ~weights[window].any(axis=1)
+            if empty.all():
+                continue
+            self._sync_optimizer(optimizer)
+            loss, new_states = self._graph(self._stream_train_step_graph)(
+                tf.convert_to_tensor(inputs[window], tf.int32), tf.convert_to_tensor(targets[window], tf.int32),
+                tf.convert_to_tensor(weights[window], tf.float32), states,
+            )
+            self._stepped()
+            on_loss(float(loss))
+            # A full window's row carries its new state; a row without text in this window
+            # keeps its state; a row whose text ended inside it (padding ran) starts afresh.
+            states = _select_rows(full, new_states, _select_rows(empty, states, None))
+        self._train_states = states
+
+    def _stream_train_step_graph(self, inputs, targets, weights, states):
+        with tf.GradientTape() as tape:
+            logits, new_states = self._run_with_states(inputs, states, training=True)
+            loss = self._loss(targets, logits, weights)
+        variables = self.network.trainable_variables
+        self._optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss, new_states
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -128,3 +216,11 @@ class LanguageModelShim(KerasShim):
             x, (h, c) = lstm.cell(x, [h, c], training=False)
             new_states.append((h, c))
         return network.get_layer("logits")(x), tuple(new_states)
+
+
+def _select_rows(rows: numpy.ndarray, states, otherwise):
+    """`states` for the rows where `rows` is True, `otherwise` (or zeros, if None) elsewhere."""
+    mask = tf.constant(numpy.asarray(rows, bool)[:, None])
+    if otherwise is None:
+        otherwise = tf.nest.map_structure(tf.zeros_like, states)
+    return tf.nest.map_structure(lambda a, b: tf.where(mask, a, b), states, otherwise)

@@ -187,12 +187,14 @@ def build_language_model(
 
     No masking: training windows are right-padded only, so padding never feeds a real step
     (the loss gives padded targets weight 0). Generation runs the same LSTM cells one step at
-    a time (generator/lm_shim.py), which is why the layer names are fixed.
+    a time (generator/lm_shim.py), which is why the layer names are fixed. The LSTM layers
+    also return their last states (unused here): stateful training and scoring call the layers
+    one by one with carried `initial_state`s (lm_shim.py); the weights are the same either way.
     """
     unit_ids = keras.Input(shape=(None,), dtype="int32", name="unit_ids")
     x = layers.Embedding(vocab_size, embedding_dim, name="embedding")(unit_ids)
     for i in range(lstm_depth):
-        x = layers.LSTM(lstm_width, return_sequences=True, name=f"lstm_{i}")(x)
+        x, _, _ = layers.LSTM(lstm_width, return_sequences=True, return_state=True, name=f"lstm_{i}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"lstm_{i}_dropout")(x)
     logits = layers.Dense(vocab_size, name="logits")(x)

@@ -23,6 +23,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Set
 
+import numpy
+
 from thinc.api import Optimizer
 
 from .backend import keras, tf
@@ -136,3 +138,40 @@ class OptimizerLink:
         if self._l2 is None:
             return gradients
         return [None if g is None else tf.convert_to_tensor(g) + self._l2 * v for g, v in zip(gradients, variables)]
+
+    # -- the state as plain arrays (saved with the model, so training resumes) -----------------
+
+    def _slots(self, variables):
+        """(name, Keras optimizer variable) of every slot: "iterations/<group>", and per
+        weight "<slot>/<weight path>" (Adam: momentum and velocity)."""
+        for group, members in self._members.items():
+            keras_optimizer = self._optimizers[group]
+            yield f"iterations/{group}", keras_optimizer.iterations
+            for i in members:
+                suffix = variables[i].path.replace("/", "_")
+                for slot in keras_optimizer.variables:
+                    for kind in ("momentum", "velocity"):
+                        if slot.path.endswith(f"{suffix}_{kind}"):
+                            yield f"{kind}/{variables[i].path}", slot
+
+    def get_state(self, variables) -> Dict[str, numpy.ndarray]:
+        # at least 1-d: msgpack keeps the shape of every other array
+        state = {name: numpy.atleast_1d(slot.numpy()) for name, slot in self._slots(variables)}
+        state["steps"] = numpy.asarray([self.steps], dtype="int64")
+        return state
+
+    def set_state(self, state: Dict[str, numpy.ndarray], variables) -> None:
+        """Restore get_state's arrays; a slot whose shape changed (e.g. a grown vocabulary)
+        keeps its old values in the leading part and zeros in the new."""
+        for name, slot in self._slots(variables):
+            if name not in state:
+                continue
+            old, value = numpy.asarray(state[name]), numpy.zeros(slot.shape, slot.dtype)
+            if not value.shape:  # a step count
+                slot.assign(old.reshape(-1)[0])
+                continue
+            value[tuple(slice(0, min(a, b)) for a, b in zip(old.shape, value.shape))] = old[
+                tuple(slice(0, min(a, b)) for a, b in zip(old.shape, value.shape))
+            ]
+            slot.assign(value)
+        self.steps = int(numpy.asarray(state.get("steps", [self.steps])).reshape(-1)[0])

@@ -105,6 +105,7 @@ class KerasShim(Shim):
         optimizer and its slots, accumulated gradients and batches waiting for finish_update."""
         self._graphs: Dict[str, Callable] = {}
         self._optimizer = OptimizerLink(self._learning_rate_groups)
+        self._saved_optimizer_state: Optional[Weights] = None  # to restore at the next sync
         self._grad_accumulators: Optional[List[Any]] = None
         self._has_accumulated = False
         self._pending: List[tuple] = []
@@ -149,15 +150,32 @@ class KerasShim(Shim):
             self._snapshot = self.get_weights()
             self._snapshot_version = self._version
 
+    def get_optimizer_state(self) -> Optional[Weights]:
+        """The optimizer's state as arrays (e.g. Adam's step count and its two moments per
+        weight, "momentum/<weight path>"), or None before the first step."""
+        if self._optimizer.keras_optimizer is None:
+            return self._saved_optimizer_state
+        if not fork.tensorflow_usable():
+            return None
+        return self._optimizer.get_state(self.network.trainable_variables)
+
+    def set_optimizer_state(self, state: Optional[Weights]) -> None:
+        """Restore `state` (from get_optimizer_state) when the next step builds the optimizer."""
+        self._optimizer = OptimizerLink(self._learning_rate_groups)
+        self._graphs = {k: v for k, v in self._graphs.items() if k not in self._OPTIMIZER_GRAPHS}
+        self._saved_optimizer_state = dict(state) if state else None
+
     def to_bytes(self) -> bytes:
         weights = self.get_weights()
-        return srsly.msgpack_dumps(
-            {
-                "format": WEIGHTS_FORMAT,
-                "version": WEIGHTS_VERSION,
-                "weights": [[path, numpy.ascontiguousarray(a)] for path, a in weights.items()],
-            }
-        )
+        msg = {
+            "format": WEIGHTS_FORMAT,
+            "version": WEIGHTS_VERSION,
+            "weights": [[path, numpy.ascontiguousarray(a)] for path, a in weights.items()],
+        }
+        optimizer_state = self.get_optimizer_state()
+        if optimizer_state:  # so that training resumes where it stopped (`source`)
+            msg["optimizer"] = [[name, numpy.ascontiguousarray(a)] for name, a in optimizer_state.items()]
+        return srsly.msgpack_dumps(msg)
 
     def from_bytes(self, data: bytes) -> "KerasShim":
         try:
@@ -170,6 +188,7 @@ class KerasShim(Shim):
         if weights:
             self._model = None
             self._reset_training_state()
+            self._saved_optimizer_state = {name: numpy.asarray(a) for name, a in msg.get("optimizer", [])} or None
             self._weights = weights
             self._snapshot = weights
             self._version += 1
@@ -290,10 +309,17 @@ class KerasShim(Shim):
                 tf.Variable(tf.zeros_like(v.value), trainable=False) for v in self.network.trainable_variables
             ]
 
+    # The compiled graphs that apply the optimizer: retraced when new Keras optimizers are built.
+    _OPTIMIZER_GRAPHS = ("_train_step_graph", "_apply_accumulated_graph")
+
     def _sync_optimizer(self, optimizer: Optimizer) -> None:
         if self._optimizer.sync(optimizer, self.network.trainable_variables):
-            for body in (self._train_step_graph, self._apply_accumulated_graph):
-                self._graphs.pop(body.__name__, None)
+            for name in self._OPTIMIZER_GRAPHS:
+                self._graphs.pop(name, None)
+            if self._saved_optimizer_state:
+                self._optimizer.set_state(self._saved_optimizer_state, self.network.trainable_variables)
+                self._optimizer.sync(optimizer, self.network.trainable_variables)  # the restored step's rate
+            self._saved_optimizer_state = None
 
     @property
     def keras_optimizer(self):
