@@ -203,7 +203,7 @@ def test_folder_of_txt_files(nlp, tmp_path):
 def test_glob_is_sorted(nlp, tmp_path):
     for name in ("b.jsonl", "a.jsonl"):
         (tmp_path / name).write_text(json.dumps({"text": name}) + "\n")
-    out = tmp_path / "o.jsonl"
+    out = tmp_path / "out" / "o.jsonl"  # outside the pattern: an output it matches is refused
     classify(nlp, [str(tmp_path / "*.jsonl")], out)
     assert [r["id"] for r in read_jsonl(out)] == [f"{tmp_path}/a.jsonl:1", f"{tmp_path}/b.jsonl:1"]
 
