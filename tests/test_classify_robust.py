@@ -307,7 +307,7 @@ def test_sigterm_is_like_ctrl_c_and_workers_die(textcat_model_dir, tmp_path, n_p
         children = child_pids(proc.pid)
         assert len(children) >= (n_process if n_process > 1 else 0)
         if n_process == 1:  # a second run to the same output is refused while this one holds the lock
-                second = subprocess.run([sys.executable, "-m", "spacy_lstm", "classify", str(textcat_model_dir),
+            second = subprocess.run([sys.executable, "-m", "spacy_lstm", "classify", str(textcat_model_dir),
                                      str(src), str(out), "--resume"], env=env_with_repo(), capture_output=True,
                                     text=True, timeout=120)
             assert second.returncode == EXIT_FATAL and f"process {proc.pid}" in flat(second.stdout)
