@@ -435,3 +435,89 @@ def test_ray_missing_gives_install_hint(monkeypatch):
 
     with pytest.raises(BatchError, match=r"pip install 'spacy-lstm\[ray\]'"):
         import_ray()
+
+
+def test_ray_engine_bad_input_blocks_and_resume(ray_local, nlp, tmp_path, textcat_model_dir):
+    """Per-record and per-file failures, a file read as many blocks, and --resume: the same
+    lines as the local engine."""
+    from spacy_lstm.classify.ray import classify_ray
+
+    src = tmp_path / "r.jsonl"
+    n_bad = write_reviews_jsonl(src, 200, bad_every=23)
+    with open(src, "a") as fh:
+        fh.write('{"text":"bad \\udfff","id":2}\n{"text":"ok","id":NaN}\n\n{"text":"last","id":"z"}\n')
+    bad_csv = tmp_path / "b.csv"
+    bad_csv.write_text("id,body\n1,x\n")
+    inputs, n, n_bad = [str(src), str(bad_csv)], 204, n_bad + 3
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    classify(nlp, inputs, local, batch_size=16)
+    summary = classify_ray(str(textcat_model_dir), inputs, remote, batch_size=16, block_bytes=2_000)
+    assert summary.read == n and summary.errors == n_bad
+    outs, errs = assert_exactly_once(remote, n, n_bad)
+    assert [(r["seq"], r["id"], r["label"]) for r in outs] == [(r["seq"], r["id"], r["label"]) for r in read_jsonl(local)]
+    assert errs == errors_of(local)
+    # resume after losing the tail of the output: only the missing records come back
+    lines = remote.read_text().splitlines(keepends=True)
+    remote.write_text("".join(lines[:100]))
+    summary = classify_ray(str(textcat_model_dir), inputs, remote, batch_size=16, block_bytes=2_000, resume=True)
+    assert summary.classified == len(lines) - 100 and summary.errors == 0
+    assert summary.skipped == n - (len(lines) - 100)
+    resumed = read_jsonl(remote)
+    full = [json.loads(line) for line in lines]
+    assert [(r["seq"], r["id"], r["label"]) for r in resumed] == [(r["seq"], r["id"], r["label"]) for r in full]
+    for x, y in zip(resumed, full):  # other batches, other padding: float noise only
+        assert x["cats"] == pytest.approx(y["cats"], abs=1e-5)
+
+
+def test_ray_read_blocks_skips_written_records_before_classification(tmp_path):
+    from spacy_lstm.classify.inputs import RecordReader
+    from spacy_lstm.classify.paths import expand_inputs
+    from spacy_lstm.classify.ray import _read_blocks
+
+    src = tmp_path / "r.jsonl"
+    write_reviews_jsonl(src, 300, bad_every=7)
+    sources = expand_inputs([str(src)])
+    blocks = list(RecordReader(sources).plan(block_bytes=4_000))
+    assert len(blocks) > 5 and sum(b.n_records for b in blocks) == 300
+    plan = {k: [getattr(b, k) if b.end is not None or k != "end" else -1 for b in blocks]
+            for k in ("source", "start", "end", "first_line", "first_seq", "n_records")}
+    done = [[0, 149], [151, 151], [200, 299]]
+    seqs = []
+    for batch in _read_blocks(plan, sources=sources, reader_cfg={}, done=done, batch_size=8):
+        seqs.extend(batch["seq"].tolist())
+    assert seqs == [150] + list(range(152, 200))
+
+
+def test_ray_shuts_down_the_ray_it_started_on_failure(monkeypatch, tmp_path, textcat_model_dir):
+    import spacy_lstm.classify.ray as ray_engine
+
+    calls = []
+
+    class FakeData:
+        class DataContext:
+            @staticmethod
+            def get_current():
+                raise RuntimeError("boom")
+
+    class FakeRay:
+        data = FakeData
+
+        @staticmethod
+        def is_initialized():
+            return False
+
+        @staticmethod
+        def init(**kwargs):
+            calls.append("init")
+
+        @staticmethod
+        def shutdown():
+            calls.append("shutdown")
+
+    monkeypatch.setattr(ray_engine, "import_ray", lambda: FakeRay)
+    src = tmp_path / "r.jsonl"
+    src.write_text('{"text":"great"}\n')
+    with pytest.raises(RuntimeError, match="boom"):
+        ray_engine.classify_ray(str(textcat_model_dir), [str(src)], tmp_path / "o.jsonl")
+    assert calls == ["init", "shutdown"]
+    assert not (tmp_path / "o.jsonl.lock").exists()

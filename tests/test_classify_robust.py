@@ -341,3 +341,64 @@ def test_killed_parent_takes_its_workers_along(textcat_model_dir, tmp_path):
     for pid in alive:
         os.kill(pid, signal.SIGKILL)
     assert not alive
+
+
+# ----------------------------------------------------------------------------- randomised kill/resume
+
+def write_hostile_inputs(folder: Path, n: int, seed: int):
+    """Two JSONL files with malformed records of every kind, and a bad CSV file between them.
+    Returns (inputs, number of records)."""
+    rng = random.Random(seed)
+    bad_lines = [
+        b'{"id": 1, "text": "unterminated\n', b'{"txt": "no text field"}\n', b'{"text": 42}\n',
+        b'{"text": "caf\xe9 latin-1"}\n', b'{"text": "bad \\udfff"}\n', b'{"text": "x", "id": NaN}\n',
+        b'{"text": "x", "id": Infinity}\n', b'[1, 2]\n', b'[' * 5000 + b'\n',
+        b'{"text": "x", "id": 123456789012345678901234567890}\n',
+    ]
+    inputs, total = [], 0
+    for name in ("a.jsonl", "b.csv", "c.jsonl"):
+        path = folder / name
+        inputs.append(str(path))
+        if name == "b.csv":
+            path.write_text("id,body\n1,no text column\n")
+            total += 1
+            continue
+        with open(path, "wb") as fh:
+            for i in range(n):
+                if rng.random() < 0.1:
+                    fh.write(rng.choice(bad_lines))
+                else:
+                    fh.write(json.dumps({"id": f"{name}{i}", "text": make_review(rng, i % 2 == 0, 30)}).encode() + b"\n")
+                total += 1
+    return inputs, total
+
+
+def test_random_kills_then_resume_gives_every_seq_exactly_once(textcat_model_dir, tmp_path):
+    rng = random.Random(int(time.time()))
+    inputs, total = write_hostile_inputs(tmp_path, 800, seed=rng.randrange(1000))
+    out = tmp_path / "out" / "o.jsonl"
+    args = [sys.executable, "-m", "spacy_lstm", "classify", str(textcat_model_dir), *inputs, str(out),
+            "--batch-size", "8", "--quiet"]
+    kills = []
+    for attempt in range(2):  # each start costs a TensorFlow import: two kills keep it short
+        proc = subprocess.Popen(args + (["--resume"] if attempt else []), env=env_with_repo(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            start = out.stat().st_size if out.exists() else 0
+            deadline = time.time() + 60
+            while proc.poll() is None and time.time() < deadline:  # wait until it writes
+                if out.exists() and out.stat().st_size > start:
+                    break
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0, 1.5))
+            sig = rng.choice([signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+            kills.append(sig.name)
+            proc.send_signal(sig)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    done = subprocess.run(args + ["--resume"], env=env_with_repo(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == EXIT_RECORD_ERRORS, (kills, done.stdout, done.stderr)
+    seqs = [r["seq"] for r in read_jsonl(out)] + [r["seq"] for r in errors_of(out)]
+    assert sorted(seqs) == list(range(total)), kills
