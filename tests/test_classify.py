@@ -150,11 +150,13 @@ def test_csv_by_column_name(nlp, tmp_path):
     assert summary.read == 5
 
 
-def test_csv_missing_column_is_fatal(nlp, tmp_path):
+def test_csv_missing_column_is_one_error_record(nlp, tmp_path):
     src = tmp_path / "reviews.csv"
     src.write_text("id,body\n1,hello\n")
-    with pytest.raises(BatchError, match="no column named 'text'"):
-        classify(nlp, [str(src)], tmp_path / "out.jsonl")
+    summary = classify(nlp, [str(src)], tmp_path / "out.jsonl")
+    errs = errors_of(tmp_path / "out.jsonl")
+    assert len(errs) == 1 and "no column named 'text'" in errs[0]["reason"] and errs[0]["location"] == str(src)
+    assert summary.exit_code == EXIT_RECORD_ERRORS
 
 
 def test_txt_lines_and_gzip(nlp, tmp_path):

@@ -10,6 +10,7 @@ happened between the flush of the error file and the flush of the output file, w
 "max committed position" cannot express, and it needs no memory beyond two file cursors.
 """
 import errno
+import heapq
 import json
 import os
 import re
@@ -231,7 +232,7 @@ class ExactlyOnceWriter:
         ranges: List[List[int]] = []
         if self.done is None:
             return ranges
-        merged = _merge_sorted(iter_committed_seqs(self.output), iter_committed_seqs(self.errors_path))
+        merged = heapq.merge(iter_committed_seqs(self.output), iter_committed_seqs(self.errors_path))
         for seq in merged:
             if ranges and seq <= ranges[-1][1] + 1:
                 ranges[-1][1] = max(ranges[-1][1], seq)
@@ -323,7 +324,3 @@ def _write_failure(path: Path, e: OSError) -> str:
             "free space (or fix the problem) and rerun the same command with --resume.")
 
 
-def _merge_sorted(*streams: Iterator[int]) -> Iterator[int]:
-    import heapq
-
-    return heapq.merge(*streams)
