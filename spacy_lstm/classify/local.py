@@ -4,7 +4,6 @@ this process (or spaCy's forked workers, which die with this process) and the pr
 committed once per batch."""
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence, Tuple
 
 from .inputs import Record, RecordReader
