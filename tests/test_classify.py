@@ -150,11 +150,13 @@ def test_csv_by_column_name(nlp, tmp_path):
     assert summary.read == 5
 
 
-def test_csv_missing_column_is_fatal(nlp, tmp_path):
+def test_csv_missing_column_is_one_error_record(nlp, tmp_path):
     src = tmp_path / "reviews.csv"
     src.write_text("id,body\n1,hello\n")
-    with pytest.raises(BatchError, match="no column named 'text'"):
-        classify(nlp, [str(src)], tmp_path / "out.jsonl")
+    summary = classify(nlp, [str(src)], tmp_path / "out.jsonl")
+    errs = errors_of(tmp_path / "out.jsonl")
+    assert len(errs) == 1 and "no column named 'text'" in errs[0]["reason"] and errs[0]["location"] == str(src)
+    assert summary.exit_code == EXIT_RECORD_ERRORS
 
 
 def test_txt_lines_and_gzip(nlp, tmp_path):
@@ -203,7 +205,7 @@ def test_folder_of_txt_files(nlp, tmp_path):
 def test_glob_is_sorted(nlp, tmp_path):
     for name in ("b.jsonl", "a.jsonl"):
         (tmp_path / name).write_text(json.dumps({"text": name}) + "\n")
-    out = tmp_path / "o.jsonl"
+    out = tmp_path / "out" / "o.jsonl"  # outside the pattern: an output it matches is refused
     classify(nlp, [str(tmp_path / "*.jsonl")], out)
     assert [r["id"] for r in read_jsonl(out)] == [f"{tmp_path}/a.jsonl:1", f"{tmp_path}/b.jsonl:1"]
 
@@ -435,3 +437,89 @@ def test_ray_missing_gives_install_hint(monkeypatch):
 
     with pytest.raises(BatchError, match=r"pip install 'spacy-lstm\[ray\]'"):
         import_ray()
+
+
+def test_ray_engine_bad_input_blocks_and_resume(ray_local, nlp, tmp_path, textcat_model_dir):
+    """Per-record and per-file failures, a file read as many blocks, and --resume: the same
+    lines as the local engine."""
+    from spacy_lstm.classify.ray import classify_ray
+
+    src = tmp_path / "r.jsonl"
+    n_bad = write_reviews_jsonl(src, 200, bad_every=23)
+    with open(src, "a") as fh:
+        fh.write('{"text":"bad \\udfff","id":2}\n{"text":"ok","id":NaN}\n\n{"text":"last","id":"z"}\n')
+    bad_csv = tmp_path / "b.csv"
+    bad_csv.write_text("id,body\n1,x\n")
+    inputs, n, n_bad = [str(src), str(bad_csv)], 204, n_bad + 3
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    classify(nlp, inputs, local, batch_size=16)
+    summary = classify_ray(str(textcat_model_dir), inputs, remote, batch_size=16, block_bytes=2_000)
+    assert summary.read == n and summary.errors == n_bad
+    outs, errs = assert_exactly_once(remote, n, n_bad)
+    assert [(r["seq"], r["id"], r["label"]) for r in outs] == [(r["seq"], r["id"], r["label"]) for r in read_jsonl(local)]
+    assert errs == errors_of(local)
+    # resume after losing the tail of the output: only the missing records come back
+    lines = remote.read_text().splitlines(keepends=True)
+    remote.write_text("".join(lines[:100]))
+    summary = classify_ray(str(textcat_model_dir), inputs, remote, batch_size=16, block_bytes=2_000, resume=True)
+    assert summary.classified == len(lines) - 100 and summary.errors == 0
+    assert summary.skipped == n - (len(lines) - 100)
+    resumed = read_jsonl(remote)
+    full = [json.loads(line) for line in lines]
+    assert [(r["seq"], r["id"], r["label"]) for r in resumed] == [(r["seq"], r["id"], r["label"]) for r in full]
+    for x, y in zip(resumed, full):  # other batches, other padding: float noise only
+        assert x["cats"] == pytest.approx(y["cats"], abs=1e-5)
+
+
+def test_ray_read_blocks_skips_written_records_before_classification(tmp_path):
+    from spacy_lstm.classify.inputs import RecordReader
+    from spacy_lstm.classify.paths import expand_inputs
+    from spacy_lstm.classify.ray import _read_blocks
+
+    src = tmp_path / "r.jsonl"
+    write_reviews_jsonl(src, 300, bad_every=7)
+    sources = expand_inputs([str(src)])
+    blocks = list(RecordReader(sources).plan(block_bytes=4_000))
+    assert len(blocks) > 5 and sum(b.n_records for b in blocks) == 300
+    plan = {k: [getattr(b, k) if b.end is not None or k != "end" else -1 for b in blocks]
+            for k in ("source", "start", "end", "first_line", "first_seq", "n_records")}
+    done = [[0, 149], [151, 151], [200, 299]]
+    seqs = []
+    for batch in _read_blocks(plan, sources=sources, reader_cfg={}, done=done, batch_size=8):
+        seqs.extend(batch["seq"].tolist())
+    assert seqs == [150] + list(range(152, 200))
+
+
+def test_ray_shuts_down_the_ray_it_started_on_failure(monkeypatch, tmp_path, textcat_model_dir):
+    import spacy_lstm.classify.ray as ray_engine
+
+    calls = []
+
+    class FakeData:
+        class DataContext:
+            @staticmethod
+            def get_current():
+                raise RuntimeError("boom")
+
+    class FakeRay:
+        data = FakeData
+
+        @staticmethod
+        def is_initialized():
+            return False
+
+        @staticmethod
+        def init(**kwargs):
+            calls.append("init")
+
+        @staticmethod
+        def shutdown():
+            calls.append("shutdown")
+
+    monkeypatch.setattr(ray_engine, "import_ray", lambda: FakeRay)
+    src = tmp_path / "r.jsonl"
+    src.write_text('{"text":"great"}\n')
+    with pytest.raises(RuntimeError, match="boom"):
+        ray_engine.classify_ray(str(textcat_model_dir), [str(src)], tmp_path / "o.jsonl")
+    assert calls == ["init", "shutdown"]
+    assert not (tmp_path / "o.jsonl.lock").exists()

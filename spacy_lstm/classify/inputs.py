@@ -1,25 +1,26 @@
-"""Input of `spacy lstm-classify`: paths, globs and folders -> a stream of records.
+"""Input of `spacy lstm-classify`: input files -> a stream of records.
 
 Readers turn input files (JSONL, CSV/TSV, plain text with one document per line, folders of
 ``.txt`` files, any of them gzipped) into :class:`Record` objects. Every record, good or bad,
 gets a stable sequential position ``seq`` (0-based, in deterministic input order) and a
 location (``file:line`` or the file name). Bad records carry an ``error`` reason instead of a
-text and go to the error file: a batch job never stops for one bad record. Memory stays flat:
-files are read line by line.
+text and go to the error file, and so does a bad file (one record naming the file): a batch
+job never stops for bad input. Memory stays flat: files are read line by line, and a large
+uncompressed JSONL/text file can be read as byte ranges that start at line starts
+(:meth:`RecordReader.plan` and ``read_source(start=..., end=...)``, for the Ray engine).
 """
 import csv
-import glob
 import gzip
 import io
 import json
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ..errors import BatchError
+from .paths import FORMATS, Source, expand_inputs, strip_gz  # noqa: F401 (re-exported)
 
-FORMATS = ("auto", "jsonl", "csv", "tsv", "txt")
 RAW_SNIPPET_CHARS = 200
 
 
@@ -27,7 +28,8 @@ RAW_SNIPPET_CHARS = 200
 class Record:
     """One input record: its position ``seq`` in the input, its id, the text (None for a bad
     record), kept fields, where it came from, and ``error`` (None, or why it is bad) with a
-    snippet of the ``raw`` input."""
+    snippet of the ``raw`` input. ``meta`` (the id) and ``kept`` (the kept fields) are
+    checked JSON members (``"id":...``, ``"field":...,...``), ready for the output line."""
 
     seq: int
     id: Any
@@ -37,6 +39,8 @@ class Record:
     line: Optional[int]
     error: Optional[str] = None
     raw: Optional[str] = None
+    meta: Optional[str] = None
+    kept: str = ""
 
     @property
     def location(self) -> str:
@@ -44,80 +48,40 @@ class Record:
 
 
 @dataclass(slots=True)
-class Source:
-    """One input file. ``kind`` is the record format; ``name`` is used in ids."""
+class Block:
+    """A part of one source that one task reads: bytes ``[start, end)`` (``end`` None: to the
+    end), whose first line is ``first_line`` and whose first record is ``first_seq``."""
 
-    path: Path
-    kind: str
-    name: str
-
-
-def _strip_gz(name: str) -> str:
-    return name[:-3] if name.lower().endswith(".gz") else name
-
-
-def _kind_for(path: Path, fmt: str) -> str:
-    if fmt != "auto":
-        return fmt
-    suffix = Path(_strip_gz(path.name)).suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    if suffix == ".csv":
-        return "csv"
-    if suffix == ".tsv":
-        return "tsv"
-    return "txt"
+    source: int
+    start: int
+    end: Optional[int]
+    first_line: int
+    first_seq: int
+    n_records: int
 
 
-def _is_doc_file(path: Path) -> bool:
-    name = path.name.lower()
-    return name.endswith(".txt") or name.endswith(".txt.gz")
+def json_member(key: str, value: Any) -> str:
+    """``"key":value`` as strict JSON (no NaN/Infinity) that is valid UTF-8 (no lone
+    surrogates); ValueError/TypeError/RecursionError/UnicodeEncodeError otherwise."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text.encode("utf8")
+    return json.dumps(key, ensure_ascii=False) + ":" + text
 
 
-def expand_inputs(inputs: Sequence[str], fmt: str = "auto") -> List[Source]:
-    """Expand paths, glob patterns and folders into an ordered list of sources.
-
-    Order is deterministic: inputs in the order given, glob matches sorted,
-    folders walked recursively with their files sorted by relative path. A file
-    inside a folder is one document (``kind == "doc"``), named by its path
-    relative to the folder (the aclImdb layout gives ids like ``pos/0_10.txt``).
-    """
-    if fmt not in FORMATS:
-        raise BatchError(f"Unknown input format '{fmt}', expected one of {', '.join(FORMATS)}")
-    sources: List[Source] = []
-    for raw in inputs:
-        raw = str(raw)
-        if glob.has_magic(raw):
-            matches = sorted(glob.glob(raw, recursive=True))
-            if not matches:
-                raise BatchError(f"No input matches the pattern '{raw}'")
-            paths = [Path(m) for m in matches]
-        else:
-            paths = [Path(raw)]
-        for path in paths:
-            if path.is_dir():
-                files = sorted(
-                    (p for p in path.rglob("*") if p.is_file() and _is_doc_file(p)),
-                    key=lambda p: p.relative_to(path).parts,
-                )
-                if not files:
-                    raise BatchError(f"Folder '{path}' contains no .txt or .txt.gz files")
-                for f in files:
-                    sources.append(Source(f, "doc", f.relative_to(path).as_posix()))
-            elif path.is_file():
-                sources.append(Source(path, _kind_for(path, fmt), str(path)))
-            else:
-                raise BatchError(f"Input not found: '{path}'")
-    if not sources:
-        raise BatchError("No input given")
-    return sources
+UNWRITABLE = (ValueError, TypeError, RecursionError, UnicodeEncodeError)
 
 
 def _snippet(data: Any) -> str:
     if isinstance(data, bytes):
-        data = data.decode("utf8", errors="replace")
+        data = data[: RAW_SNIPPET_CHARS * 4].decode("utf8", errors="replace")
     data = str(data).rstrip("\r\n")
-    return data if len(data) <= RAW_SNIPPET_CHARS else data[:RAW_SNIPPET_CHARS] + "..."
+    data = data if len(data) <= RAW_SNIPPET_CHARS else data[:RAW_SNIPPET_CHARS] + "..."
+    # lone surrogates (from JSON escapes or undecodable file names) -> readable escapes
+    return data.encode("utf8", "backslashreplace").decode("utf8")
+
+
+def _undecodable(e: UnicodeError) -> str:
+    return f"undecodable bytes (not UTF-8): {e.reason} at byte {e.start}"
 
 
 class _Opened:
@@ -139,9 +103,44 @@ class _Opened:
 _STREAM_ERRORS = (EOFError, OSError, zlib.error, gzip.BadGzipFile)
 
 
-def _binary_lines(opened: _Opened) -> Iterator[Tuple[int, bytes]]:
-    for lineno, line in enumerate(opened.fh, start=1):
+class BadFile(Exception):
+    """A whole file cannot be read as its format (e.g. a CSV without the text column): it
+    becomes one error record and the run goes on with the next file."""
+
+
+def _lines(fh, start: int = 0, end: Optional[int] = None, first_line: int = 1) -> Iterator[Tuple[int, bytes]]:
+    """(line number, line) of the lines that start in bytes ``[start, end)`` of ``fh``."""
+    if start:
+        fh.seek(start)
+    if end is None:
+        yield from enumerate(fh, start=first_line)
+        return
+    pos = start
+    for lineno, line in enumerate(fh, start=first_line):
+        if pos >= end:
+            return
+        pos += len(line)
         yield lineno, line
+
+
+def splittable(source: Source) -> bool:
+    """Records are single lines of a plain (not gzipped) file: it can be read in byte ranges."""
+    return source.kind in ("jsonl", "txt") and not source.path.name.lower().endswith(".gz")
+
+
+_CSV_LIMIT_RAISED = False
+
+
+def _raise_csv_field_limit() -> None:
+    """Python's csv refuses fields over 131,072 characters; allow what the machine allows."""
+    global _CSV_LIMIT_RAISED
+    limit = sys.maxsize
+    while not _CSV_LIMIT_RAISED:
+        try:
+            csv.field_size_limit(limit)
+            _CSV_LIMIT_RAISED = True
+        except OverflowError:
+            limit //= 2
 
 
 class RecordReader:
@@ -149,7 +148,7 @@ class RecordReader:
 
     ``progress`` is the number of input bytes consumed so far (compressed bytes
     for gzip) or, when every source is a document file, the number of files;
-    ``total`` is the matching total. ``counts`` tallies records per outcome.
+    ``total`` is the matching total.
     """
 
     def __init__(
@@ -179,19 +178,33 @@ class RecordReader:
         self._seq += 1
         return seq
 
-    def _bad(self, source: Source, line: Optional[int], reason: str, raw: Any = None, id=None) -> Record:
-        return Record(self._next_seq(), id, None, None, source.name, line, reason, _snippet(raw) if raw is not None else None)
+    def _bad(self, source: Source, line: Optional[int], reason: str, raw: Any = None) -> Record:
+        return Record(self._next_seq(), None, None, None, source.name, line, reason,
+                      _snippet(raw) if raw is not None else None)
 
-    def _good(self, source: Source, line: Optional[int], text: str, obj: Optional[Dict[str, Any]]) -> Record:
+    def _good(self, source: Source, line: Optional[int], text: str, obj: Optional[Dict[str, Any]], raw: Any = None) -> Record:
         rid = None
         if obj is not None and self.id_field is not None:
             rid = obj.get(self.id_field)
-        if rid is None:
-            rid = f"{source.name}:{line}" if line is not None else source.name
         extra = None
         if self.keep_fields:
             extra = {k: (obj.get(k) if obj is not None else None) for k in self.keep_fields}
-        return Record(self._next_seq(), rid, text, extra, source.name, line)
+        field = self.id_field
+        try:
+            if rid is None:
+                rid = f"{source.name}:{line}" if line is not None else source.name
+                field = None
+                parts = ['"id":' + json.dumps(rid)]  # a location: always writable (ASCII escapes)
+            else:
+                parts = [json_member("id", rid)]
+            for field in extra or ():
+                parts.append(json_member(field, extra[field]))
+        except UNWRITABLE as e:
+            what = f"field '{field}'" if field is not None else "the id"
+            return self._bad(source, line, f"{what} cannot be written as JSON: {_why_unwritable(e)}",
+                             raw if raw is not None else text)
+        return Record(self._next_seq(), rid, text, extra, source.name, line,
+                      meta=parts[0], kept=",".join(parts[1:]))
 
     def _check_text(self, source: Source, line: int, obj: Dict[str, Any], raw: Any) -> Record:
         if self.text_field not in obj:
@@ -202,49 +215,51 @@ class RecordReader:
                 source, line,
                 f"text field '{self.text_field}' is not a string (got {type(text).__name__})", raw,
             )
-        return self._good(source, line, text, obj)
+        try:
+            text.encode("utf8")
+        except UnicodeEncodeError as e:
+            return self._bad(source, line, f"text is not valid Unicode: lone surrogate "
+                                           f"{text[e.start]!a} at character {e.start}", raw)
+        return self._good(source, line, text, obj, raw)
 
     # -- formats -------------------------------------------------------------
-    def _read_jsonl(self, source: Source, opened: _Opened) -> Iterator[Record]:
-        for lineno, line in _binary_lines(opened):
-            if not line.strip():
-                continue
-            try:
-                decoded = line.decode("utf8")
-            except UnicodeDecodeError as e:
-                yield self._bad(source, lineno, f"undecodable bytes (not UTF-8): {e.reason} at byte {e.start}", line)
-                continue
-            if lineno == 1:
-                decoded = decoded.lstrip("\ufeff")
-            try:
-                obj = json.loads(decoded)
-            except ValueError as e:
-                yield self._bad(source, lineno, f"invalid JSON: {e}", decoded)
-                continue
-            if not isinstance(obj, dict):
-                yield self._bad(source, lineno, f"JSON value is not an object (got {type(obj).__name__})", decoded)
-                continue
-            yield self._check_text(source, lineno, obj, decoded)
+    def _jsonl_record(self, source: Source, lineno: int, line: bytes) -> Record:
+        try:
+            decoded = line.decode("utf8")
+        except UnicodeDecodeError as e:
+            return self._bad(source, lineno, _undecodable(e), line)
+        if lineno == 1:
+            decoded = decoded.lstrip("\ufeff")
+        try:
+            obj = json.loads(decoded)
+        except (ValueError, RecursionError) as e:
+            return self._bad(source, lineno, f"invalid JSON: {str(e)[:RAW_SNIPPET_CHARS]}", decoded)
+        if not isinstance(obj, dict):
+            return self._bad(source, lineno, f"JSON value is not an object (got {type(obj).__name__})", decoded)
+        return self._check_text(source, lineno, obj, decoded)
 
-    def _read_txt(self, source: Source, opened: _Opened) -> Iterator[Record]:
-        for lineno, line in _binary_lines(opened):
-            if not line.strip():
-                continue  # blank lines separate nothing and are not documents
-            try:
-                text = line.decode("utf8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                yield self._bad(source, lineno, f"undecodable bytes (not UTF-8): {e.reason} at byte {e.start}", line)
-                continue
-            if lineno == 1:
-                text = text.lstrip("\ufeff")
-            yield self._good(source, lineno, text, None)
+    def _txt_record(self, source: Source, lineno: int, line: bytes) -> Record:
+        try:
+            text = line.decode("utf8").rstrip("\r\n")
+        except UnicodeDecodeError as e:
+            return self._bad(source, lineno, _undecodable(e), line)
+        if lineno == 1:
+            text = text.lstrip("\ufeff")
+        return self._good(source, lineno, text, None)
+
+    def _read_lines(self, source: Source, lines: Iterator[Tuple[int, bytes]]) -> Iterator[Record]:
+        """One record per non-blank line (blank lines separate nothing and are not records)."""
+        make = self._jsonl_record if source.kind == "jsonl" else self._txt_record
+        for lineno, line in lines:
+            if line.strip():
+                yield make(source, lineno, line)
 
     def _read_csv(self, source: Source, opened: _Opened, delimiter: str) -> Iterator[Record]:
-        # Decode with surrogateescape so that one bad byte spoils only its row.
-        text_lines = (
-            line.decode("utf8", errors="surrogateescape") for _, line in _binary_lines(opened)
-        )
-        reader = csv.reader(text_lines, delimiter=delimiter)
+        _raise_csv_field_limit()
+        # newline="": quoted fields keep their line breaks, and \r, \n, \r\n all end a row.
+        # surrogateescape: one bad byte spoils only its row.
+        text = io.TextIOWrapper(opened.fh, encoding="utf8", errors="surrogateescape", newline="")
+        reader = csv.reader(text, delimiter=delimiter)
         header: Optional[List[str]] = None
         last_line = 0
         while True:
@@ -255,7 +270,7 @@ class RecordReader:
             except csv.Error as e:
                 start, last_line = last_line + 1, reader.line_num
                 if header is None:
-                    raise BatchError(f"{source.name}: unreadable CSV header: {e}")
+                    raise BadFile(f"unreadable CSV header: {e}")
                 yield self._bad(source, start, f"malformed CSV: {e}")
                 continue
             start, last_line = last_line + 1, reader.line_num
@@ -264,10 +279,8 @@ class RecordReader:
             if header is None:
                 header = [h.lstrip("\ufeff").strip() for h in row]
                 if self.text_field not in header:
-                    raise BatchError(
-                        f"{source.name}: no column named '{self.text_field}' "
-                        f"(columns: {', '.join(header)}); set --text-field"
-                    )
+                    raise BadFile(f"no column named '{self.text_field}' (columns: "
+                                  f"{_snippet(', '.join(header))}); set --text-field")
                 continue
             try:
                 "\x1f".join(row).encode("utf8")
@@ -283,14 +296,14 @@ class RecordReader:
                 )
                 continue
             obj = dict(zip(header, row))
-            yield self._good(source, start, obj[self.text_field], obj)
+            yield self._good(source, start, obj[self.text_field], obj, delimiter.join(row))
 
     def _read_doc(self, source: Source, opened: _Opened) -> Iterator[Record]:
         data = opened.fh.read()
         try:
             text = data.decode("utf8").lstrip("\ufeff")
         except UnicodeDecodeError as e:
-            yield self._bad(source, None, f"undecodable bytes (not UTF-8): {e.reason} at byte {e.start}", data)
+            yield self._bad(source, None, _undecodable(e), data)
             return
         yield self._good(source, None, text, None)
 
@@ -304,27 +317,32 @@ class RecordReader:
                 self._done_bytes += _safe_size(source.path)
                 self.progress = self._done_bytes
 
-    def read_source(self, source: Source, data: Optional[bytes] = None) -> Iterator[Record]:
-        """Records of one source; ``data`` is the file content if already read."""
+    def read_source(
+        self, source: Source, data: Optional[bytes] = None,
+        start: int = 0, end: Optional[int] = None, first_line: int = 1,
+    ) -> Iterator[Record]:
+        """Records of one source; ``data`` is the file content if already read. ``start``,
+        ``end`` and ``first_line`` read a block of a :func:`splittable` source."""
         try:
             opened = _Opened(source.path, data)
         except OSError as e:
             yield self._bad(source, None, f"cannot open file: {e}")
             return
-        last_line = 0
+        last_line = first_line - 1
         try:
-            if source.kind == "jsonl":
-                it = self._read_jsonl(source, opened)
+            if source.kind in ("jsonl", "txt"):
+                it = self._read_lines(source, _lines(opened.fh, start, end, first_line))
             elif source.kind in ("csv", "tsv"):
                 it = self._read_csv(source, opened, "\t" if source.kind == "tsv" else ",")
-            elif source.kind == "doc":
-                it = self._read_doc(source, opened)
             else:
-                it = self._read_txt(source, opened)
+                it = self._read_doc(source, opened)
             while True:
                 try:
                     rec = next(it)
                 except StopIteration:
+                    break
+                except BadFile as e:
+                    yield self._bad(source, None, f"file skipped: {e}")
                     break
                 except _STREAM_ERRORS as e:
                     # A corrupt/truncated (gzip) stream: record it and go on with the next file.
@@ -342,10 +360,47 @@ class RecordReader:
         finally:
             opened.close()
 
+    def plan(self, block_bytes: int) -> Iterator[Block]:
+        """Split the sources into blocks of about ``block_bytes`` (only :func:`splittable`
+        sources are split) and count their records, streaming, without parsing lines."""
+        seq = self._seq
+        for i, source in enumerate(self.sources):
+            if not splittable(source):
+                self._seq = seq
+                n = sum(1 for _ in self.read_source(source))
+                yield Block(i, 0, None, 1, seq, n)
+                seq += n
+                continue
+            try:
+                fh = open(source.path, "rb")
+            except OSError:
+                yield Block(i, 0, None, 1, seq, 1)  # read_source makes it one error record
+                seq += 1
+                continue
+            with fh:
+                start, first_line, first_seq, n, pos = 0, 1, seq, 0, 0
+                for lineno, line in _lines(fh):
+                    if pos - start >= block_bytes:
+                        yield Block(i, start, pos, first_line, first_seq, n)
+                        start, first_line, first_seq, n = pos, lineno, seq, 0
+                    pos += len(line)
+                    if line.strip():
+                        n += 1
+                        seq += 1
+                yield Block(i, start, None, first_line, first_seq, n)
+        self._seq = seq
+
+
+def _why_unwritable(e: BaseException) -> str:
+    if isinstance(e, UnicodeEncodeError):
+        return "not valid Unicode (lone surrogate)"
+    if isinstance(e, RecursionError):
+        return "nested too deeply"
+    return str(e)
+
 
 def _safe_size(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError:
         return 0
-

@@ -1,13 +1,14 @@
-"""The local engine of `spacy lstm-classify`: the good records go through
-``nlp.pipe(..., as_tuples=True)`` in this process (or spaCy's forked workers) and the
-predictions are committed once per batch."""
+"""The local engine of `spacy lstm-classify`: the good records are tokenized here (a text the
+tokenizer refuses is that record's error), go through ``nlp.pipe(..., as_tuples=True)`` in
+this process (or spaCy's forked workers, which die with this process) and the predictions are
+committed once per batch."""
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence, Tuple
 
-from .inputs import RecordReader
-from .job import Summary, load_pipeline, open_job, prediction_payload
+from .inputs import Record, RecordReader
+from .job import Predictor, Summary, load_pipeline, open_job
+from .workers import workers_die_with_parent
 
 
 class _Progress:
@@ -47,7 +48,7 @@ class _Progress:
 def classify(
     nlp_or_model: Any,
     inputs: Sequence[str],
-    output: Path,
+    output: Any,
     *,
     text_field: str = "text",
     id_field: Optional[str] = "id",
@@ -63,53 +64,69 @@ def classify(
     """Classify every record of ``inputs`` into ``output`` (local engine).
 
     ``nlp_or_model`` is a loaded ``Language`` or a name/path for ``spacy.load``.
-    Raises :class:`BatchError` for fatal problems; record errors go to the
-    error file and are counted in the returned :class:`Summary`.
+    Raises :class:`BatchError` for fatal problems; record errors (and unreadable
+    files) go to the error file and are counted in the returned :class:`Summary`.
     """
     sources, writer, summary = open_job(
-        inputs, output, input_format=input_format, batch_size=batch_size, resume=resume, overwrite=overwrite
+        inputs, output, input_format=input_format, batch_size=batch_size, resume=resume,
+        overwrite=overwrite, text_field=text_field, id_field=id_field, keep_fields=keep_fields,
     )
     try:
-        nlp = load_pipeline(nlp_or_model) if isinstance(nlp_or_model, (str, Path)) else nlp_or_model
+        nlp = load_pipeline(nlp_or_model)
+        predictor = Predictor(nlp)
         reader = RecordReader(sources, text_field=text_field, id_field=id_field, keep_fields=keep_fields)
         progress = _Progress(reader, quiet)
 
-        def good_records() -> Iterator[Tuple[str, Tuple[int, Any, Any]]]:
+        def docs() -> Iterator[Tuple[Any, Tuple[Record, bool]]]:
             for rec in reader:
                 summary.read += 1
                 if writer.is_done(rec.seq):
                     summary.skipped += 1
                     continue
+                if rec.error is None:
+                    try:
+                        doc, truncated = predictor.make_doc(rec.text)
+                    except ValueError as e:
+                        rec.error = str(e)
                 if rec.error is not None:
                     summary.errors += 1
                     writer.add_error(rec)
                     continue
-                yield rec.text, (rec.seq, rec.id, rec.extra)
+                rec.text = None  # the doc has it; keep the context small for worker processes
+                yield doc, (rec, truncated)
 
         t0 = time.perf_counter()
         pending = 0
         try:
-            for doc, (seq, rid, extra) in nlp.pipe(
-                good_records(), as_tuples=True, batch_size=batch_size, n_process=n_process
-            ):
-                writer.add_output(seq, prediction_payload(rid, doc.cats, extra))
-                summary.classified += 1
-                pending += 1
-                if pending >= batch_size:
-                    writer.commit()
-                    summary.seconds = time.perf_counter() - t0
-                    progress.update(pending)
-                    pending = 0
-                    if on_commit is not None:
-                        on_commit(summary)
-            writer.commit()
-            progress.update(pending)
-        except KeyboardInterrupt:
+            with workers_die_with_parent(n_process > 1):
+                # a name holds the generator, so that on an error the workers are killed
+                # (on leaving the with) before spaCy's cleanup joins them
+                pipe = nlp.pipe(docs(), as_tuples=True, batch_size=batch_size, n_process=n_process)
+                for doc, (rec, truncated) in pipe:
+                    try:
+                        writer.add_output(rec.seq, predictor.members(rec.meta, rec.kept, doc.cats, truncated))
+                        summary.classified += 1
+                        summary.truncated += truncated
+                    except ValueError as e:
+                        rec.error = str(e)
+                        writer.add_error(rec)
+                        summary.errors += 1
+                    pending += 1
+                    if pending >= batch_size:
+                        writer.commit()
+                        summary.seconds = time.perf_counter() - t0
+                        progress.update(pending)
+                        pending = 0
+                        if on_commit is not None:
+                            on_commit(summary)
+                writer.commit()
+                progress.update(pending)
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated)
             # Whatever is committed is whole lines; the rest is redone on --resume.
-            summary.interrupted = True
+            summary.interrupted = e
         finally:
             summary.seconds = time.perf_counter() - t0
             progress.close()
     finally:
-        writer.close(commit=not summary.interrupted)
+        writer.close(commit=summary.interrupted is None)
     return summary

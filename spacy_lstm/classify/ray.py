@@ -1,36 +1,38 @@
 """The Ray Data engine of ``spacy lstm-classify --engine ray``.
 
-Pipeline: ``ray.data.read_binary_files`` reads the input files (one row per
-file) -> ``flat_map`` parses each file into records with the *same* readers as
-the local engine (bad records become error rows, never exceptions) ->
-``map_batches`` with an actor pool of :class:`PipelineActor` (a callable class
-that loads the spaCy pipeline once per actor) -> the driver iterates the result
-**in input order** (``preserve_order``), gives every row its global sequential
-position and writes through the same :class:`~spacy_lstm.classify.writer.ExactlyOnceWriter`
-as the local engine: a single JSONL file (plus ``<output>.errors.jsonl``) with
-the same content as the local engine's, and the same ``--resume`` semantics.
+The driver plans the reading: each input is one block, except large plain JSONL/text files,
+which are cut into blocks of about ``BLOCK_BYTES`` that start at line starts, so that no task
+ever holds a whole file. A streaming pass over the inputs counts the records of each block
+(without parsing them), which gives every block the ``seq`` of its first record. Then
+``map_batches(_read_blocks)`` reads each block with the *same* readers as the local engine,
+drops the records that ``--resume`` found already written (before any classification), and
+yields rows in small batches; an actor pool of :class:`PipelineActor` (the pipeline loaded once
+per actor) turns good rows into prediction lines, per-record failures into error lines; the
+driver iterates the result **in input order** (``preserve_order``) and writes through the same
+:class:`~spacy_lstm.classify.writer.ExactlyOnceWriter` as the local engine: the same output,
+the same ``--resume`` semantics. A Ray instance the driver started is shut down, also on failure.
 
 Ray is imported lazily; without it you get a clear error asking for
 ``pip install spacy-lstm[ray]``.
 """
-import json
-import os
+import bisect
 import time
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
-import srsly
 
 from ..errors import BatchError
-from .inputs import RecordReader, Source
-from .job import Summary, open_job, prediction_payload
+from .inputs import Block, Record, RecordReader, Source
+from .job import Predictor, Summary, load_pipeline, open_job
 from .writer import ExactlyOnceWriter
 
 RAY_MISSING = (
     "The Ray engine needs Ray Data, which is not installed. "
     "Install it with: pip install 'spacy-lstm[ray]'  (or pip install -e '.[ray]')"
 )
+BLOCK_BYTES = 8 << 20
 
 
 def import_ray():
@@ -42,55 +44,95 @@ def import_ray():
     return ray
 
 
-def _norm(path: str) -> str:
-    return os.path.realpath(path) if "://" not in path else path
+def _rows(rows: List[Dict[str, Any]]) -> Dict[str, np.ndarray]:
+    return {
+        "seq": np.array([r["seq"] for r in rows], dtype=np.int64),
+        "is_error": np.array([r["is_error"] for r in rows], dtype=bool),
+        "text": np.array([r["text"] for r in rows], dtype=object),
+        "meta": np.array([r["meta"] for r in rows], dtype=object),
+    }
 
 
-def _parse_files(row: Dict[str, Any], sources: Dict[str, List[Any]], reader_cfg: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """flat_map: one file (bytes) -> its records, good and bad, in file order."""
-    file_idx, kind, name = sources[_norm(row["path"])]
-    reader = RecordReader([], **reader_cfg)
-    out = []
-    for i, rec in enumerate(reader.read_source(Source(Path(name), kind, name), data=row["bytes"])):
-        if rec.error is None:
-            out.append({"file_idx": file_idx, "rec_idx": i, "is_error": False, "text": rec.text,
-                        "meta": srsly.json_dumps({"id": rec.id, "extra": rec.extra})})
-        else:
-            out.append({"file_idx": file_idx, "rec_idx": i, "is_error": True, "text": "",
-                        "meta": srsly.json_dumps(ExactlyOnceWriter.error_payload(rec))})
-    return out
+def _read_blocks(plan: Dict[str, np.ndarray], *, sources: List[Source], reader_cfg: Dict[str, Any],
+                 done: List[List[int]], batch_size: int) -> Iterator[Dict[str, np.ndarray]]:
+    """map_batches: planned blocks -> their records not yet written, ``batch_size`` at a time.
+    A good row carries the text and ``[id member, kept members]``; an error row its line."""
+    starts = [r[0] for r in done]
+    for i in range(len(plan["source"])):
+        block = Block(**{k: (None if k == "end" and plan[k][i] < 0 else int(plan[k][i])) for k in plan})
+        reader = RecordReader([], start_seq=block.first_seq, **reader_cfg)
+        rows: List[Dict[str, Any]] = []
+        for rec in reader.read_source(sources[block.source], start=block.start, end=block.end,
+                                      first_line=block.first_line):
+            k = bisect.bisect_right(starts, rec.seq) - 1
+            if k >= 0 and rec.seq <= done[k][1]:
+                continue  # written by an earlier run (--resume)
+            if rec.error is None:
+                rows.append({"seq": rec.seq, "is_error": False, "text": rec.text,
+                             "meta": _encode_context(rec)})
+            else:
+                rows.append({"seq": rec.seq, "is_error": True, "text": "",
+                             "meta": ExactlyOnceWriter.error_members(rec)})
+            if len(rows) >= batch_size:
+                yield _rows(rows)
+                rows = []
+        n = reader._seq - block.first_seq
+        if n != block.n_records:
+            raise BatchError(f"'{sources[block.source].path}' changed while it was read "
+                             f"({n} records where {block.n_records} were counted); rerun with --resume")
+        if rows:
+            yield _rows(rows)
+
+
+def _encode_context(rec: Record) -> str:
+    """What the actor needs besides the text, for a prediction line or an error line."""
+    import json
+
+    return json.dumps([rec.meta, rec.kept, rec.source, rec.line])
 
 
 class PipelineActor:
     """Callable class for ``map_batches``: loads the pipeline once per actor."""
 
     def __init__(self, model: str, batch_size: int = 1000):
-        import spacy
-
-        self.nlp = spacy.load(model)
+        self.predictor = Predictor(load_pipeline(model))
         self.batch_size = batch_size
 
     def __call__(self, batch: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        is_error = batch["is_error"]
-        metas = batch["meta"]
-        payloads = list(metas)  # error rows: already their final payload
-        good = [i for i in range(len(is_error)) if not is_error[i]]
-        texts = [str(batch["text"][i]) for i in good]
-        for i, doc in zip(good, self.nlp.pipe(texts, batch_size=self.batch_size)):
-            meta = json.loads(metas[i])
-            payloads[i] = srsly.json_dumps(prediction_payload(meta["id"], doc.cats, meta["extra"]))
-        return {
-            "file_idx": batch["file_idx"],
-            "rec_idx": batch["rec_idx"],
-            "is_error": is_error,
-            "payload": np.array(payloads, dtype=object),
-        }
+        import json
+
+        is_error = batch["is_error"].copy()
+        lines = list(batch["meta"])  # error rows: already their final line
+        truncated = np.zeros(len(lines), dtype=bool)
+        good, docs = [], []
+        for i in np.flatnonzero(~is_error):
+            meta, kept, source, line = json.loads(lines[i])
+            try:
+                doc, truncated[i] = self.predictor.make_doc(str(batch["text"][i]))
+                docs.append(doc)
+                good.append((i, meta, kept, source, line))
+            except ValueError as e:
+                is_error[i], lines[i] = True, self._error(meta, source, line, str(e))
+        for (i, meta, kept, source, line), doc in zip(good, self.predictor.nlp.pipe(docs, batch_size=self.batch_size)):
+            try:
+                lines[i] = self.predictor.members(meta, kept, doc.cats, bool(truncated[i]))
+            except ValueError as e:
+                is_error[i], lines[i] = True, self._error(meta, source, line, str(e))
+        return {"seq": batch["seq"], "is_error": is_error, "truncated": truncated,
+                "payload": np.array(lines, dtype=object)}
+
+    @staticmethod
+    def _error(meta: str, source: str, line: Optional[int], reason: str) -> str:
+        import json
+
+        rec = Record(0, json.loads("{%s}" % meta)["id"], None, None, source, line, reason, meta=meta)
+        return ExactlyOnceWriter.error_members(rec)
 
 
 def classify_ray(
     model: str,
     inputs: Sequence[str],
-    output: Path,
+    output: Any,
     *,
     text_field: str = "text",
     id_field: Optional[str] = "id",
@@ -102,6 +144,7 @@ def classify_ray(
     quiet: bool = True,
     address: Optional[str] = None,
     num_actors: Optional[int] = None,
+    block_bytes: int = BLOCK_BYTES,
 ) -> Summary:
     """Same job as :func:`spacy_lstm.classify.local.classify`, on Ray Data.
 
@@ -113,12 +156,20 @@ def classify_ray(
     if model_path.exists():
         model = str(model_path.resolve())  # actors may run in another working directory
     sources, writer, summary = open_job(
-        inputs, output, input_format=input_format, batch_size=batch_size, resume=resume, overwrite=overwrite
+        inputs, output, input_format=input_format, batch_size=batch_size, resume=resume,
+        overwrite=overwrite, text_field=text_field, id_field=id_field, keep_fields=keep_fields,
     )
-    source_map = {_norm(str(s.path)): [i, s.kind, s.name] for i, s in enumerate(sources)}
+    sources = [Source(s.path.resolve(), s.kind, s.name) for s in sources]
     started = False
     pbar = None
+    t0 = time.perf_counter()
     try:
+        load_pipeline(model)  # a bad model is one clear error here, not a failure in every actor
+        reader_cfg = {"text_field": text_field, "id_field": id_field, "keep_fields": list(keep_fields)}
+        blocks = list(RecordReader(sources, **reader_cfg).plan(block_bytes))
+        done = writer.done_ranges()
+        summary.read = sum(b.n_records for b in blocks)
+        summary.skipped = sum(min(b, summary.read - 1) - a + 1 for a, b in done if a < summary.read)
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=not quiet,
                      ignore_reinit_error=True)
@@ -128,13 +179,14 @@ def classify_ray(
         if quiet:
             ctx.enable_progress_bars = False
         if num_actors is None:
-            # Leave one CPU to the read/parse tasks, or the actors starve them.
+            # Leave one CPU to the read tasks, or the actors starve them.
             num_actors = max(1, int(ray.cluster_resources().get("CPU", 1)) - 1)
-        reader_cfg = {"text_field": text_field, "id_field": id_field, "keep_fields": list(keep_fields)}
-        ds = ray.data.read_binary_files([str(s.path) for s in sources], include_paths=True,
-                                        num_cpus=0.5)
-        ds = ds.flat_map(_parse_files, fn_kwargs={"sources": source_map, "reader_cfg": reader_cfg},
-                         num_cpus=0.5)
+        plan = [{**asdict(b), "end": -1 if b.end is None else b.end} for b in blocks]
+        ds = ray.data.from_items(plan, override_num_blocks=max(1, len(plan)))
+        ds = ds.map_batches(
+            _read_blocks, batch_size=1, batch_format="numpy", num_cpus=0.5,
+            fn_kwargs={"sources": sources, "reader_cfg": reader_cfg, "done": done, "batch_size": batch_size},
+        )
         ds = ds.map_batches(
             PipelineActor,
             fn_constructor_kwargs={"model": model, "batch_size": batch_size},
@@ -146,40 +198,39 @@ def classify_ray(
         if not quiet:
             from tqdm import tqdm
 
-            pbar = tqdm(unit="doc", dynamic_ncols=True)
-        t0 = time.perf_counter()
-        seq = 0
-        last = (-1, -1)
+            pbar = tqdm(unit="doc", dynamic_ncols=True, total=summary.read - summary.skipped)
+        last = -1
         try:
             for batch in ds.iter_batches(batch_size=batch_size, batch_format="numpy", prefetch_batches=2):
                 n = len(batch["payload"])
                 for j in range(n):
-                    key = (int(batch["file_idx"][j]), int(batch["rec_idx"][j]))
-                    if key <= last:  # the global position must follow input order
-                        raise BatchError(f"Ray returned records out of input order at {key}")
-                    last = key
-                    summary.read += 1
-                    if not writer.is_done(seq):
-                        is_error = bool(batch["is_error"][j])
-                        writer.add_raw(seq, batch["payload"][j], is_error)
-                        if is_error:
-                            summary.errors += 1
-                        else:
-                            summary.classified += 1
-                    else:
-                        summary.skipped += 1
-                    seq += 1
+                    seq = int(batch["seq"][j])
+                    if seq <= last:  # the output must follow input order
+                        raise BatchError(f"Ray returned records out of input order at {seq}")
+                    last = seq
+                    is_error = bool(batch["is_error"][j])
+                    writer.add_raw(seq, batch["payload"][j], is_error)
+                    summary.errors += is_error
+                    summary.classified += not is_error
+                    summary.truncated += bool(batch["truncated"][j])
                 writer.commit()
                 summary.seconds = time.perf_counter() - t0
                 if pbar is not None:
                     pbar.update(n)
-        except KeyboardInterrupt:
-            summary.interrupted = True
+        except KeyboardInterrupt as e:
+            summary.interrupted = e
         summary.seconds = time.perf_counter() - t0
+    except Exception as e:  # noqa: BLE001 - a failed Ray task arrives wrapped
+        cause = getattr(e, "cause", None)
+        if isinstance(cause, BatchError):
+            raise cause from None
+        raise
     finally:
         if pbar is not None:
             pbar.close()
-        writer.close(commit=not summary.interrupted)
-        if started:
-            ray.shutdown()
+        try:
+            writer.close(commit=summary.interrupted is None)
+        finally:
+            if started:
+                ray.shutdown()
     return summary

@@ -9,32 +9,45 @@ skipped iff its ``seq`` is already in one of the two files. That holds even when
 happened between the flush of the error file and the flush of the output file, which a single
 "max committed position" cannot express, and it needs no memory beyond two file cursors.
 """
+import errno
+import heapq
 import json
 import os
 import re
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
-import srsly
-
 from ..errors import BatchError
 from .inputs import Record
+from .lock import OutputLock, lock_path_for
+from .paths import manifest_difference
 
 ERRORS_SUFFIX = ".errors.jsonl"
+MANIFEST_SUFFIX = ".manifest.json"
 DEFAULT_OUTPUT_NAME = "predictions.jsonl"
 _SEQ_RE = re.compile(rb'^\{"seq":\s*(\d+)\s*,')
 
 
-def resolve_output(output: Path) -> Path:
+def resolve_output(output) -> Path:
     """A folder (existing, or spelled with a trailing slash) gets predictions.jsonl."""
-    if output.is_dir() or str(output).endswith(("/", os.sep)):
-        return output / DEFAULT_OUTPUT_NAME
-    return output
+    spelled = str(output)
+    if Path(spelled).is_dir() or spelled.endswith(("/", os.sep)):
+        return Path(spelled) / DEFAULT_OUTPUT_NAME
+    return Path(spelled)
 
 
 def errors_path_for(output: Path) -> Path:
     """``<output>.errors.jsonl`` next to the output (predictions.jsonl.errors.jsonl)."""
     return output.with_name(output.name + ERRORS_SUFFIX)
+
+
+def manifest_path_for(output: Path) -> Path:
+    return output.with_name(output.name + MANIFEST_SUFFIX)
+
+
+def written_paths(output: Path) -> List[Path]:
+    """Every file a run writes for ``output``."""
+    return [output, errors_path_for(output), manifest_path_for(output), lock_path_for(output)]
 
 
 def truncate_partial_line(path: Path) -> int:
@@ -123,46 +136,86 @@ def _count_lines(path: Path) -> int:
 class ExactlyOnceWriter:
     """Append-only JSONL writer for predictions and bad records.
 
-    Lines are buffered per batch and written with one ``write`` per file
-    followed by ``flush``; ``commit()`` is the only place data reaches disk.
+    Lines are buffered per batch; ``commit()`` is the only place data reaches disk, with
+    unbuffered writes of whole lines. A write that fails (disk full, Ctrl-C in the middle)
+    is cut back to the last whole line and never retried: the files stay resumable.
+    ``open()`` takes the output lock, and checks (``--resume``) or writes the input manifest.
     """
 
-    def __init__(self, output: Path, resume: bool = False, overwrite: bool = False):
+    def __init__(self, output: Path, resume: bool = False, overwrite: bool = False,
+                 manifest: Optional[Dict[str, Any]] = None):
         self.output = Path(output)
         self.errors_path = errors_path_for(self.output)
+        self.manifest_path = manifest_path_for(self.output)
         self.resume = resume
         self.overwrite = overwrite
+        self.manifest = manifest
         self._out_buf: List[str] = []
         self._err_buf: List[str] = []
-        self._out_fh = None
-        self._err_fh = None
+        self._out_fd: Optional[int] = None
+        self._err_fd: Optional[int] = None
+        self._failed = False
+        self._lock = OutputLock(self.output)
         self.done: Optional[_DoneSet] = None
         self.previous_errors = 0
 
     def open(self) -> "ExactlyOnceWriter":
+        self._lock.acquire()
+        try:
+            return self._open()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self) -> "ExactlyOnceWriter":
         existing = [p for p in (self.output, self.errors_path) if p.exists() and p.stat().st_size > 0]
         if existing and not self.resume and not self.overwrite:
             raise BatchError(
                 f"Output '{existing[0]}' already exists and is not empty. Use --resume to "
                 "continue an interrupted run, or --overwrite to start from scratch."
             )
-        self.output.parent.mkdir(parents=True, exist_ok=True)
-        if self.resume and not self.overwrite:
+        if self.resume and not self.overwrite and existing:
+            self._check_manifest()
             for p in (self.output, self.errors_path):
                 truncate_partial_line(p)
             self.previous_errors = _count_lines(self.errors_path)
-            if self.previous_errors or _count_lines(self.output):
-                self.done = _DoneSet(
-                    iter_committed_seqs(self.output), iter_committed_seqs(self.errors_path)
-                )
-            self._out_fh = open(self.output, "ab")
+            self.done = _DoneSet(iter_committed_seqs(self.output), iter_committed_seqs(self.errors_path))
+            self._out_fd = _open_append(self.output)
             if self.errors_path.exists():
-                self._err_fh = open(self.errors_path, "ab")
+                self._err_fd = _open_append(self.errors_path)
         else:
-            self._out_fh = open(self.output, "wb")
+            self._write_manifest()
+            self._out_fd = _open_append(self.output, truncate=True)
             if self.errors_path.exists():
                 self.errors_path.unlink()
         return self
+
+    def _check_manifest(self) -> None:
+        if self.manifest is None:
+            return
+        try:
+            old = json.loads(self.manifest_path.read_text(encoding="utf8"))
+        except (OSError, ValueError):
+            raise BatchError(
+                f"Cannot --resume: '{self.manifest_path}' (the list of the first run's inputs) "
+                "is missing or unreadable, so the inputs cannot be checked. Start again with --overwrite."
+            ) from None
+        diff = manifest_difference(old, self.manifest)
+        if diff:
+            raise BatchError(
+                f"Cannot --resume '{self.output}': the inputs are not those of the first run: "
+                f"{diff}. Resume with the same inputs and options, or start again with --overwrite."
+            )
+
+    def _write_manifest(self) -> None:
+        if self.manifest is None:
+            return
+        tmp = self.manifest_path.with_name(self.manifest_path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(self.manifest, indent=1), encoding="utf8")
+            os.replace(tmp, self.manifest_path)
+        except OSError as e:
+            raise BatchError(f"Cannot write '{self.manifest_path}': {e}") from e
 
     def is_done(self, seq: int) -> bool:
         if self.done is None:
@@ -173,47 +226,101 @@ class ExactlyOnceWriter:
             self.done = None
         return False
 
-    @staticmethod
-    def _line(seq: int, payload_json: str) -> str:
-        """One output line: the payload (a serialized JSON object) with "seq" put first."""
-        return '{"seq":%d,%s\n' % (seq, payload_json[1:]) if len(payload_json) > 2 else '{"seq":%d}\n' % seq
+    def done_ranges(self) -> List[List[int]]:
+        """The committed positions as sorted ``[first, last]`` ranges (for the Ray engine);
+        consumes the resume state."""
+        ranges: List[List[int]] = []
+        if self.done is None:
+            return ranges
+        merged = heapq.merge(iter_committed_seqs(self.output), iter_committed_seqs(self.errors_path))
+        for seq in merged:
+            if ranges and seq <= ranges[-1][1] + 1:
+                ranges[-1][1] = max(ranges[-1][1], seq)
+            else:
+                ranges.append([seq, seq])
+        self.done = None
+        return ranges
 
-    def add_output(self, seq: int, payload: Dict[str, Any]) -> None:
-        self._out_buf.append(self._line(seq, srsly.json_dumps(payload)))
+    @staticmethod
+    def line(seq: int, members: str) -> str:
+        """One output line: ``members`` (the JSON object's members, without braces) after "seq"."""
+        return '{"seq":%d,%s}\n' % (seq, members) if members else '{"seq":%d}\n' % seq
+
+    def add_output(self, seq: int, members: str) -> None:
+        self._out_buf.append(self.line(seq, members))
 
     def add_error(self, record: Record) -> None:
-        self._err_buf.append(self._line(record.seq, srsly.json_dumps(self.error_payload(record))))
+        self._err_buf.append(self.line(record.seq, self.error_members(record)))
 
-    def add_raw(self, seq: int, payload_json: str, is_error: bool) -> None:
-        """Add a line whose payload (a JSON object without ``seq``) is already serialized."""
-        (self._err_buf if is_error else self._out_buf).append(self._line(seq, payload_json))
+    def add_raw(self, seq: int, members: str, is_error: bool) -> None:
+        (self._err_buf if is_error else self._out_buf).append(self.line(seq, members))
 
     @staticmethod
-    def error_payload(record: Record) -> Dict[str, Any]:
-        payload: Dict[str, Any] = {"id": record.id if record.id is not None else record.location,
+    def error_members(record: Record, reason: Optional[str] = None) -> str:
+        """The members of an error line; ASCII-escaped, so any location or snippet is writable."""
+        payload: Dict[str, Any] = {"id": record.id if record.meta is not None and record.id is not None
+                                   else record.location,
                                    "location": record.location, "source": record.source,
-                                   "line": record.line, "reason": record.error}
+                                   "line": record.line, "reason": reason or record.error}
         if record.raw is not None:
             payload["raw"] = record.raw
-        return payload
+        try:
+            return json.dumps(payload, allow_nan=False)[1:-1]
+        except ValueError:
+            payload["id"] = record.location
+            return json.dumps(payload, allow_nan=False)[1:-1]
 
     def commit(self) -> None:
+        if self._failed:
+            raise BatchError("A write to the output failed earlier; rerun with --resume.")
         if self._err_buf:
-            if self._err_fh is None:
-                self._err_fh = open(self.errors_path, "ab")
-            self._err_fh.write("".join(self._err_buf).encode("utf8"))
-            self._err_fh.flush()
-            self._err_buf.clear()
+            if self._err_fd is None:
+                self._err_fd = _open_append(self.errors_path)
+            self._write(self._err_fd, self.errors_path, self._err_buf)
         if self._out_buf:
-            self._out_fh.write("".join(self._out_buf).encode("utf8"))
-            self._out_fh.flush()
-            self._out_buf.clear()
+            self._write(self._out_fd, self.output, self._out_buf)
+
+    def _write(self, fd: int, path: Path, buf: List[str]) -> None:
+        data = memoryview("".join(buf).encode("utf8"))
+        good = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+        except BaseException as e:
+            # never leave part of a line: cut back to the last whole line, and write no more
+            self._failed = True
+            try:
+                os.ftruncate(fd, good)
+            except OSError:
+                pass
+            if isinstance(e, OSError):
+                raise BatchError(_write_failure(path, e)) from None
+            raise
+        buf.clear()
 
     def close(self, commit: bool = True) -> None:
-        if commit:
-            self.commit()
-        for fh in (self._out_fh, self._err_fh):
-            if fh is not None:
-                fh.close()
-        self._out_fh = self._err_fh = None
+        try:
+            if commit and not self._failed:
+                self.commit()
+        finally:
+            for fd in (self._out_fd, self._err_fd):
+                if fd is not None:
+                    os.close(fd)
+            self._out_fd = self._err_fd = None
+            self._lock.release()
+
+
+def _open_append(path: Path, truncate: bool = False) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if truncate else 0)
+    try:
+        return os.open(path, flags, 0o644)
+    except OSError as e:
+        raise BatchError(f"Cannot write '{path}': {e.strerror}") from e
+
+
+def _write_failure(path: Path, e: OSError) -> str:
+    what = "No space left on device" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror
+    return (f"{what} while writing '{path}'. Everything written so far is whole lines; "
+            "free space (or fix the problem) and rerun the same command with --resume.")
+
 
