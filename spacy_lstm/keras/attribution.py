@@ -24,16 +24,24 @@ ops = keras.ops
 # Positions (nodes x documents x tokens) per graph call: bounds the memory that the backward
 # pass through the LSTM keeps (about 2 KB per position with 128 units each way).
 POSITIONS_PER_CALL = 1 << 16
+NODES_PER_SEGMENT = 4
 
 _ATTRIBUTORS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def quadrature(steps: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """(nodes, weights) of `steps`-point Gauss-Legendre quadrature on [0, 1]."""
+    """(nodes, weights) on [0, 1]: Gauss-Legendre with `steps` nodes up to NODES_PER_SEGMENT,
+    beyond that composite (equal segments of NODES_PER_SEGMENT nodes each), whose evenly
+    spread nodes resolve the steep stretches a saturated LSTM has along some paths."""
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1 (quadrature nodes along the path), got {steps!r}.")
-    nodes, weights = numpy.polynomial.legendre.leggauss(steps)
-    return ((nodes + 1.0) / 2.0).astype("float32"), (weights / 2.0).astype("float32")
+    per_segment = min(steps, NODES_PER_SEGMENT)
+    segments = -(-steps // per_segment)
+    nodes, weights = numpy.polynomial.legendre.leggauss(per_segment)
+    starts = numpy.arange(segments)[:, None] / segments
+    nodes = (starts + (nodes[None] + 1.0) / (2.0 * segments)).ravel()
+    weights = numpy.tile(weights / (2.0 * segments), segments)
+    return nodes.astype("float32"), weights.astype("float32")
 
 
 def _layer(network: "keras.Model", name: str):
@@ -115,8 +123,12 @@ class Attributor:
         mask = ops.not_equal(token_ids, 0)
         x = embedding(token_ids)
         baseline = ops.broadcast_to(embedding.embeddings[0], ops.shape(x))
-        ends = lstm_path_logits(self.network, ops.concatenate([x, baseline], 0), ops.concatenate([mask, mask], 0))
-        doc_logits, base_logits = ops.split(ends, 2, axis=0)
+        doc_logits = lstm_path_logits(self.network, x, mask)
+        # The baseline depends on a doc's length only: one row per distinct length.
+        lengths, length_of_row = tf.unique(ops.sum(ops.cast(mask, "int32"), axis=1))
+        base_mask = ops.arange(ops.shape(x)[1])[None, :] < lengths[:, None]
+        base_logits = lstm_path_logits(self.network, baseline[: ops.shape(lengths)[0]], base_mask)
+        base_logits = ops.take(base_logits, length_of_row, axis=0)
         logits = doc_logits + offsets
         label = ops.where(label < 0, ops.cast(ops.argmax(logits, axis=-1), "int32"), label)
         coef = self.margin_coefficients(label)

@@ -29,11 +29,11 @@ from thinc.api import Model
 from ..model_attrs import get_shim
 from .featurize import doc_hashes, hashes_to_ids, length_buckets, ngram_buckets, pad, truncate
 
-# Gauss-Legendre nodes along the path by default: measured on MR (benchmarks/explain.py), 4
-# nodes keep the median completeness error of the LSTM part far below 1%, and the few docs
-# above the tolerance are recomputed.
-DEFAULT_STEPS = 4
-MAX_STEPS = 64
+# Gauss-Legendre nodes along the path by default, measured on MR (benchmarks/explain.py): 2
+# nodes keep the median completeness error near 0.2% at the best speed, and the docs
+# above the tolerance (about 15% on MR) are recomputed with more.
+DEFAULT_STEPS = 2
+MAX_STEPS = 256
 TOLERANCE = 0.05
 # Completeness is checked relative to |margin(doc) - margin(baseline)|, but never to less than
 # this many logits: near zero a relative error says nothing.
