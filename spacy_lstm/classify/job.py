@@ -4,7 +4,7 @@ prediction record, loading the pipeline, and opening the inputs and the exactly-
 The engines: local.py (`nlp.pipe` in this process) and ray.py (Ray Data actors).
 """
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import BatchError
 from .inputs import Source, expand_inputs
@@ -42,8 +42,11 @@ class Summary:
         return EXIT_RECORD_ERRORS if (self.errors or self.previous_errors) else EXIT_OK
 
 
-def prediction_payload(rid: Any, cats: Dict[str, float], extra: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    """One output record: the id, the top label and its score, all cats, kept input fields."""
+def prediction_payload(
+    rid: Any, cats: Dict[str, float], extra: Optional[Dict[str, Any]], explain: Optional[list] = None
+) -> Dict[str, Any]:
+    """One output record: the id, the top label and its score, all cats, with --explain the
+    top words and their weights, kept input fields."""
     cats = {k: float(v) for k, v in cats.items()}
     if cats:
         label = max(cats, key=cats.__getitem__)
@@ -51,11 +54,44 @@ def prediction_payload(rid: Any, cats: Dict[str, float], extra: Optional[Dict[st
     else:
         label, score = None, None
     payload: Dict[str, Any] = {"id": rid, "label": label, "score": score, "cats": cats}
+    if explain is not None:
+        payload["explain"] = explain
     if extra:
         for k, v in extra.items():
             if k not in payload:
                 payload[k] = v
     return payload
+
+
+def top_words(nlp, docs: List[Any], k: int) -> List[list]:
+    """--explain K: each doc's K tokens that pushed most towards its top label, as [token,
+    weight] pairs (weights rounded to 1e-4, so that both engines write the same numbers)."""
+    from ..textcat.component import find_classifier
+
+    explanations = find_classifier(nlp).explain(docs) if docs else []
+    return [[[token.text, round(weight, 4)] for token, weight in e.top(k)] for e in explanations]
+
+
+def with_explanations(nlp, pairs: Iterable[Tuple[Any, Any]], k: int, batch_size: int) -> Iterator[Tuple[Any, Any, Optional[list]]]:
+    """(doc, context, top words or None) for nlp.pipe's (doc, context) pairs; with k > 0 the
+    docs are explained a batch at a time."""
+    if k <= 0:
+        for doc, context in pairs:
+            yield doc, context, None
+        return
+    batch: List[Tuple[Any, Any]] = []
+    for pair in pairs:
+        batch.append(pair)
+        if len(batch) >= batch_size:
+            yield from _explain_batch(nlp, batch, k)
+            batch = []
+    yield from _explain_batch(nlp, batch, k)
+
+
+def _explain_batch(nlp, batch, k):
+    tops = top_words(nlp, [doc for doc, _ in batch], k)
+    for (doc, context), top in zip(batch, tops):
+        yield doc, context, top
 
 
 def load_pipeline(model: str):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence, Tuple
 
 from .inputs import RecordReader
-from .job import Summary, load_pipeline, open_job, prediction_payload
+from .job import Summary, load_pipeline, open_job, prediction_payload, with_explanations
 
 
 class _Progress:
@@ -58,11 +58,13 @@ def classify(
     resume: bool = False,
     overwrite: bool = False,
     quiet: bool = True,
+    explain: int = 0,
     on_commit: Optional[Callable[[Summary], None]] = None,
 ) -> Summary:
     """Classify every record of ``inputs`` into ``output`` (local engine).
 
     ``nlp_or_model`` is a loaded ``Language`` or a name/path for ``spacy.load``.
+    ``explain`` > 0 adds each record's top words (``"explain": [[token, weight], ...]``).
     Raises :class:`BatchError` for fatal problems; record errors go to the
     error file and are counted in the returned :class:`Summary`.
     """
@@ -89,10 +91,9 @@ def classify(
         t0 = time.perf_counter()
         pending = 0
         try:
-            for doc, (seq, rid, extra) in nlp.pipe(
-                good_records(), as_tuples=True, batch_size=batch_size, n_process=n_process
-            ):
-                writer.add_output(seq, prediction_payload(rid, doc.cats, extra))
+            docs = nlp.pipe(good_records(), as_tuples=True, batch_size=batch_size, n_process=n_process)
+            for doc, (seq, rid, extra), top in with_explanations(nlp, docs, explain, batch_size):
+                writer.add_output(seq, prediction_payload(rid, doc.cats, extra, top))
                 summary.classified += 1
                 pending += 1
                 if pending >= batch_size:

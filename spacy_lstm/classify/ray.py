@@ -24,7 +24,7 @@ import srsly
 
 from ..errors import BatchError
 from .inputs import RecordReader, Source
-from .job import Summary, open_job, prediction_payload
+from .job import Summary, open_job, prediction_payload, top_words
 from .writer import ExactlyOnceWriter
 
 RAY_MISSING = (
@@ -64,11 +64,12 @@ def _parse_files(row: Dict[str, Any], sources: Dict[str, List[Any]], reader_cfg:
 class PipelineActor:
     """Callable class for ``map_batches``: loads the pipeline once per actor."""
 
-    def __init__(self, model: str, batch_size: int = 1000):
+    def __init__(self, model: str, batch_size: int = 1000, explain: int = 0):
         import spacy
 
         self.nlp = spacy.load(model)
         self.batch_size = batch_size
+        self.explain = explain
 
     def __call__(self, batch: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         is_error = batch["is_error"]
@@ -76,9 +77,11 @@ class PipelineActor:
         payloads = list(metas)  # error rows: already their final payload
         good = [i for i in range(len(is_error)) if not is_error[i]]
         texts = [str(batch["text"][i]) for i in good]
-        for i, doc in zip(good, self.nlp.pipe(texts, batch_size=self.batch_size)):
+        docs = list(self.nlp.pipe(texts, batch_size=self.batch_size))
+        tops = top_words(self.nlp, docs, self.explain) if self.explain > 0 else [None] * len(docs)
+        for i, doc, top in zip(good, docs, tops):
             meta = json.loads(metas[i])
-            payloads[i] = srsly.json_dumps(prediction_payload(meta["id"], doc.cats, meta["extra"]))
+            payloads[i] = srsly.json_dumps(prediction_payload(meta["id"], doc.cats, meta["extra"], top))
         return {
             "file_idx": batch["file_idx"],
             "rec_idx": batch["rec_idx"],
@@ -102,6 +105,7 @@ def classify_ray(
     quiet: bool = True,
     address: Optional[str] = None,
     num_actors: Optional[int] = None,
+    explain: int = 0,
 ) -> Summary:
     """Same job as :func:`spacy_lstm.classify.local.classify`, on Ray Data.
 
@@ -137,7 +141,7 @@ def classify_ray(
                          num_cpus=0.5)
         ds = ds.map_batches(
             PipelineActor,
-            fn_constructor_kwargs={"model": model, "batch_size": batch_size},
+            fn_constructor_kwargs={"model": model, "batch_size": batch_size, "explain": explain},
             batch_size=batch_size,
             batch_format="numpy",
             concurrency=num_actors,

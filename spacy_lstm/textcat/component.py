@@ -266,7 +266,20 @@ class LSTMMultiLabelTextCategorizer(LSTMTextCatMixin, MultiLabel_TextCategorizer
         self._initialize_model(get_examples, language_model)
 
 
+def find_classifier(nlp: Language, name: Optional[str] = None) -> LSTMTextCatMixin:
+    """The pipeline's LSTM classifier: the component `name`, or the first one."""
+    for pipe_name, pipe in nlp.pipeline:
+        if isinstance(pipe, LSTMTextCatMixin) and (name is None or pipe_name == name):
+            return pipe
+    which = f"named '{name}' " if name else ""
+    raise ValueError(
+        f"The pipeline has no lstm_textcat or lstm_textcat_multilabel component {which}to explain "
+        f"(components: {nlp.pipe_names})."
+    )
+
+
 __all__ = [
+    "find_classifier",
     "LSTMTextCategorizer",
     "LSTMMultiLabelTextCategorizer",
     "make_lstm_textcat",
