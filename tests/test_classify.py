@@ -435,3 +435,20 @@ def test_ray_missing_gives_install_hint(monkeypatch):
 
     with pytest.raises(BatchError, match=r"pip install 'spacy-lstm\[ray\]'"):
         import_ray()
+
+
+def test_explain_is_the_same_on_both_engines(ray_local, nlp, tmp_path, textcat_model_dir):
+    from spacy_lstm.classify.ray import classify_ray
+
+    src = tmp_path / "r.jsonl"
+    write_reviews_jsonl(src, 40)
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    classify(nlp, [str(src)], local, batch_size=16, explain=3)
+    classify_ray(str(textcat_model_dir), [str(src)], remote, batch_size=16, explain=3)
+    local_outs, remote_outs = read_jsonl(local), read_jsonl(remote)
+    assert len(local_outs) == len(remote_outs) == 40
+    for a, b in zip(local_outs, remote_outs):
+        assert len(a["explain"]) == 3
+        assert [t for t, _ in a["explain"]] == [t for t, _ in b["explain"]]
+        assert [w for _, w in a["explain"]] == pytest.approx([w for _, w in b["explain"]], abs=2e-4)
+        assert a["explain"][0][1] >= a["explain"][1][1] >= a["explain"][2][1]
