@@ -158,9 +158,18 @@ class Attributor:
         (both paths), lstm_margin and baseline_margin [batch]: the explained quantity of the
         LSTM path at the document and at the baseline (completeness: the attributions of a
         row sum to their difference, up to the quadrature error)."""
-        nodes, weights = quadrature(steps)
+        return self._run(token_ids, offsets, labels, *quadrature(steps))
+
+    def gradient_x_input(self, token_ids, offsets, labels) -> Dict[str, numpy.ndarray]:
+        """Like integrated_gradients, but each position's gradient at the document itself
+        times its difference from the baseline: the cheaper, unfaithful method IG corrects
+        (benchmarks/explain.py compares them)."""
+        one = numpy.ones(1, dtype="float32")
+        return self._run(token_ids, offsets, labels, one, one)
+
+    def _run(self, token_ids, offsets, labels, nodes, weights) -> Dict[str, numpy.ndarray]:
         token_ids = numpy.asarray(token_ids, dtype="int32")
-        per_call = max(1, POSITIONS_PER_CALL // (steps * max(1, token_ids.shape[1])))
+        per_call = max(1, POSITIONS_PER_CALL // (len(nodes) * max(1, token_ids.shape[1])))
         parts = []
         for start in range(0, len(token_ids), per_call):
             rows = slice(start, start + per_call)
