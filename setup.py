@@ -30,6 +30,7 @@ ENTRY_POINTS = {
     "spacy_cli": [
         "lstm-generate = spacy_lstm.cli.generate:generate_cli",
         "lstm-classify = spacy_lstm.cli.classify:classify_cli",
+        "lstm-explain = spacy_lstm.cli.explain:explain_cli",
     ],
     "console_scripts": ["spacy-lstm = spacy_lstm.__main__:main"],
 }

@@ -523,3 +523,34 @@ def test_ray_shuts_down_the_ray_it_started_on_failure(monkeypatch, tmp_path, tex
         ray_engine.classify_ray(str(textcat_model_dir), [str(src)], tmp_path / "o.jsonl")
     assert calls == ["init", "shutdown"]
     assert not (tmp_path / "o.jsonl.lock").exists()
+
+
+def test_explain_is_the_same_on_both_engines(ray_local, nlp, tmp_path, textcat_model_dir):
+    from spacy_lstm.classify.ray import classify_ray
+
+    src = tmp_path / "r.jsonl"
+    write_reviews_jsonl(src, 40)
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    classify(nlp, [str(src)], local, batch_size=16, explain=3)
+    classify_ray(str(textcat_model_dir), [str(src)], remote, batch_size=16, explain=3)
+    local_outs, remote_outs = read_jsonl(local), read_jsonl(remote)
+    assert len(local_outs) == len(remote_outs) == 40
+    for a, b in zip(local_outs, remote_outs):
+        assert len(a["explain"]) == 3
+        assert [t for t, _ in a["explain"]] == [t for t, _ in b["explain"]]
+        assert [w for _, w in a["explain"]] == pytest.approx([w for _, w in b["explain"]], abs=2e-4)
+        assert a["explain"][0][1] >= a["explain"][1][1] >= a["explain"][2][1]
+    # a resumed run cannot mix lines with and without "explain"
+    with pytest.raises(BatchError, match="explain|differ|option"):
+        classify(nlp, [str(src)], local, batch_size=16, resume=True)
+
+
+def test_cli_explain_adds_top_words(textcat_model_dir, tmp_path):
+    src = tmp_path / "r.jsonl"
+    write_reviews_jsonl(src, 5)
+    out = tmp_path / "o.jsonl"
+    res = CliRunner().invoke(main_app, ["classify", str(textcat_model_dir), str(src), str(out), "-q", "--explain", "2"])
+    assert res.exit_code == EXIT_OK, res.output
+    assert all(len(r["explain"]) == 2 and isinstance(r["explain"][0][0], str) for r in read_jsonl(out))
+    res = CliRunner().invoke(main_app, ["classify", str(textcat_model_dir), str(src), str(out), "--explain", "-1"])
+    assert res.exit_code == EXIT_FATAL and "--explain" in res.output

@@ -7,7 +7,7 @@ The engines: local.py (`nlp.pipe` in this process) and ray.py (Ray Data actors).
 import json
 import signal
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import BatchError
 from .paths import Source, expand_inputs, input_manifest, refuse_overlap
@@ -21,7 +21,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
 EXIT_TERMINATED = 143  # SIGTERM
 
 # Members of an output line that the input cannot supply through --keep-fields.
-RESERVED_FIELDS = ("seq", "id", "label", "score", "cats", "truncated")
+RESERVED_FIELDS = ("seq", "id", "label", "score", "cats", "explain", "truncated")
 
 
 class Terminated(KeyboardInterrupt):
@@ -107,8 +107,9 @@ class Predictor:
             raise ValueError(f"tokenizer failed: {type(e).__name__}: {str(e)[:200]}") from e
 
     @staticmethod
-    def members(meta: str, kept: str, cats: Dict[str, float], truncated: bool) -> str:
-        """The output line's members: id, label, score, cats, kept fields, truncated flag."""
+    def members(meta: str, kept: str, cats: Dict[str, float], truncated: bool, explain: Optional[list] = None) -> str:
+        """The output line's members: id, label, score, cats, with --explain the top words,
+        kept fields, truncated flag."""
         cats = {k: float(v) for k, v in cats.items()}
         label = max(cats, key=cats.__getitem__)
         try:
@@ -116,9 +117,42 @@ class Predictor:
         except ValueError:
             raise ValueError("the model gave a score that is not a finite number (NaN or infinity)") from None
         line = '%s,"label":%s,"score":%r,"cats":%s' % (meta, json.dumps(label, ensure_ascii=False), cats[label], cats_json)
+        if explain is not None:
+            line += ',"explain":' + json.dumps(explain, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         if kept:
             line += "," + kept
         return line + ',"truncated":true' if truncated else line
+
+
+def top_words(nlp, docs: List[Any], k: int) -> List[list]:
+    """--explain K: each doc's K tokens that pushed most towards its top label, as [token,
+    weight] pairs (weights rounded to 1e-4, so that both engines write the same numbers)."""
+    from ..textcat.component import find_classifier
+
+    explanations = find_classifier(nlp).explain(docs) if docs else []
+    return [[[token.text, round(weight, 4)] for token, weight in e.top(k)] for e in explanations]
+
+
+def with_explanations(nlp, pairs: Iterable[Tuple[Any, Any]], k: int, batch_size: int) -> Iterator[Tuple[Any, Any, Optional[list]]]:
+    """(doc, context, top words or None) for nlp.pipe's (doc, context) pairs; with k > 0 the
+    docs are explained a batch at a time."""
+    if k <= 0:
+        for doc, context in pairs:
+            yield doc, context, None
+        return
+    batch: List[Tuple[Any, Any]] = []
+    for pair in pairs:
+        batch.append(pair)
+        if len(batch) >= batch_size:
+            yield from _explain_batch(nlp, batch, k)
+            batch = []
+    yield from _explain_batch(nlp, batch, k)
+
+
+def _explain_batch(nlp, batch, k):
+    tops = top_words(nlp, [doc for doc, _ in batch], k)
+    for (doc, context), top in zip(batch, tops):
+        yield doc, context, top
 
 
 def check_keep_fields(keep_fields: Sequence[str]) -> None:
@@ -132,7 +166,7 @@ def check_keep_fields(keep_fields: Sequence[str]) -> None:
 
 def open_job(
     inputs: Sequence[str], output: Any, *, input_format: str, batch_size: int, resume: bool, overwrite: bool,
-    text_field: str = "text", id_field: Optional[str] = "id", keep_fields: Sequence[str] = (),
+    text_field: str = "text", id_field: Optional[str] = "id", keep_fields: Sequence[str] = (), explain: int = 0,
 ) -> Tuple[List[Source], ExactlyOnceWriter, Summary]:
     """Check the arguments, list the inputs, refuse an output among them, take the output's
     lock and open it (BatchError if any is wrong). Call before loading the pipeline."""
@@ -144,6 +178,8 @@ def open_job(
     refuse_overlap(inputs, sources, written_paths(output))
     settings = {"input_format": input_format, "text_field": text_field, "id_field": id_field or None,
                 "keep_fields": list(keep_fields)}
+    if explain:  # lines with and without "explain" must not mix in one output
+        settings["explain"] = explain
     manifest = input_manifest(sources, settings)
     writer = ExactlyOnceWriter(output, resume=resume, overwrite=overwrite, manifest=manifest).open()
     summary = Summary()

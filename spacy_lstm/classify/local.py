@@ -7,7 +7,7 @@ import time
 from typing import Any, Callable, Iterator, Optional, Sequence, Tuple
 
 from .inputs import Record, RecordReader
-from .job import Predictor, Summary, load_pipeline, open_job
+from .job import Predictor, Summary, load_pipeline, open_job, with_explanations
 from .workers import workers_die_with_parent
 
 
@@ -60,16 +60,18 @@ def classify(
     overwrite: bool = False,
     quiet: bool = True,
     on_commit: Optional[Callable[[Summary], None]] = None,
+    explain: int = 0,
 ) -> Summary:
     """Classify every record of ``inputs`` into ``output`` (local engine).
 
     ``nlp_or_model`` is a loaded ``Language`` or a name/path for ``spacy.load``.
+    ``explain`` > 0 adds each record's top words (``"explain": [[token, weight], ...]``).
     Raises :class:`BatchError` for fatal problems; record errors (and unreadable
     files) go to the error file and are counted in the returned :class:`Summary`.
     """
     sources, writer, summary = open_job(
         inputs, output, input_format=input_format, batch_size=batch_size, resume=resume,
-        overwrite=overwrite, text_field=text_field, id_field=id_field, keep_fields=keep_fields,
+        overwrite=overwrite, text_field=text_field, id_field=id_field, keep_fields=keep_fields, explain=explain,
     )
     try:
         nlp = load_pipeline(nlp_or_model)
@@ -102,9 +104,9 @@ def classify(
                 # a name holds the generator, so that on an error the workers are killed
                 # (on leaving the with) before spaCy's cleanup joins them
                 pipe = nlp.pipe(docs(), as_tuples=True, batch_size=batch_size, n_process=n_process)
-                for doc, (rec, truncated) in pipe:
+                for doc, (rec, truncated), top in with_explanations(nlp, pipe, explain, batch_size):
                     try:
-                        writer.add_output(rec.seq, predictor.members(rec.meta, rec.kept, doc.cats, truncated))
+                        writer.add_output(rec.seq, predictor.members(rec.meta, rec.kept, doc.cats, truncated, top))
                         summary.classified += 1
                         summary.truncated += truncated
                     except ValueError as e:

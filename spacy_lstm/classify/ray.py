@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import BatchError
 from .inputs import Block, Record, RecordReader, Source
-from .job import Predictor, Summary, load_pipeline, open_job
+from .job import Predictor, Summary, load_pipeline, open_job, top_words
 from .writer import ExactlyOnceWriter
 
 RAY_MISSING = (
@@ -94,9 +94,10 @@ def _encode_context(rec: Record) -> str:
 class PipelineActor:
     """Callable class for ``map_batches``: loads the pipeline once per actor."""
 
-    def __init__(self, model: str, batch_size: int = 1000):
+    def __init__(self, model: str, batch_size: int = 1000, explain: int = 0):
         self.predictor = Predictor(load_pipeline(model))
         self.batch_size = batch_size
+        self.explain = explain
 
     def __call__(self, batch: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         import json
@@ -113,9 +114,12 @@ class PipelineActor:
                 good.append((i, meta, kept, source, line))
             except ValueError as e:
                 is_error[i], lines[i] = True, self._error(meta, source, line, str(e))
-        for (i, meta, kept, source, line), doc in zip(good, self.predictor.nlp.pipe(docs, batch_size=self.batch_size)):
+        nlp = self.predictor.nlp
+        docs = list(nlp.pipe(docs, batch_size=self.batch_size))
+        tops = top_words(nlp, docs, self.explain) if self.explain > 0 else [None] * len(docs)
+        for (i, meta, kept, source, line), doc, top in zip(good, docs, tops):
             try:
-                lines[i] = self.predictor.members(meta, kept, doc.cats, bool(truncated[i]))
+                lines[i] = self.predictor.members(meta, kept, doc.cats, bool(truncated[i]), top)
             except ValueError as e:
                 is_error[i], lines[i] = True, self._error(meta, source, line, str(e))
         return {"seq": batch["seq"], "is_error": is_error, "truncated": truncated,
@@ -145,6 +149,7 @@ def classify_ray(
     address: Optional[str] = None,
     num_actors: Optional[int] = None,
     block_bytes: int = BLOCK_BYTES,
+    explain: int = 0,
 ) -> Summary:
     """Same job as :func:`spacy_lstm.classify.local.classify`, on Ray Data.
 
@@ -157,7 +162,7 @@ def classify_ray(
         model = str(model_path.resolve())  # actors may run in another working directory
     sources, writer, summary = open_job(
         inputs, output, input_format=input_format, batch_size=batch_size, resume=resume,
-        overwrite=overwrite, text_field=text_field, id_field=id_field, keep_fields=keep_fields,
+        overwrite=overwrite, text_field=text_field, id_field=id_field, keep_fields=keep_fields, explain=explain,
     )
     sources = [Source(s.path.resolve(), s.kind, s.name) for s in sources]
     started = False
@@ -189,7 +194,7 @@ def classify_ray(
         )
         ds = ds.map_batches(
             PipelineActor,
-            fn_constructor_kwargs={"model": model, "batch_size": batch_size},
+            fn_constructor_kwargs={"model": model, "batch_size": batch_size, "explain": explain},
             batch_size=batch_size,
             batch_format="numpy",
             concurrency=num_actors,

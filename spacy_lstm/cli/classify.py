@@ -58,6 +58,7 @@ def classify_cli(
     num_actors: Optional[int] = Opt(None, "--num-actors", help="Ray engine: size of the actor pool (default: number of CPUs in the cluster minus one)"),
     code_path: Optional[Path] = Opt(None, "--code", "-c", help="Path to Python file with additional code (registered functions) to be imported"),
     use_gpu: int = Opt(-1, "--gpu-id", "-g", help="GPU ID or -1 for CPU (local engine)"),
+    explain: int = Opt(0, "--explain", help="Add the K words that pushed most towards each record's label: \"explain\": [[token, weight], ...]"),
     # fmt: on
 ):
     """
@@ -73,19 +74,21 @@ def classify_cli(
     previous_term = terminate_like_interrupt()
     try:
         _run(model, inputs, output, text_field, id_field, keep_fields, input_format, batch_size, n_process,
-             resume, overwrite, quiet, engine, address, num_actors, code_path, use_gpu)
+             resume, overwrite, quiet, engine, address, num_actors, code_path, use_gpu, explain)
     finally:
         signal.signal(signal.SIGTERM, previous_term)
 
 
 def _run(model, inputs, output, text_field, id_field, keep_fields, input_format, batch_size, n_process,
-         resume, overwrite, quiet, engine, address, num_actors, code_path, use_gpu) -> None:
+         resume, overwrite, quiet, engine, address, num_actors, code_path, use_gpu, explain) -> None:
     import_code(code_path)
+    if explain < 0:
+        msg.fail("--explain must be >= 0 (the number of top words per record)", exits=EXIT_FATAL)
     keep = [f.strip() for f in keep_fields.split(",") if f.strip()]
     kwargs = dict(
         text_field=text_field, id_field=id_field or None, keep_fields=keep,
         input_format=input_format, batch_size=batch_size, resume=resume,
-        overwrite=overwrite, quiet=quiet,
+        overwrite=overwrite, quiet=quiet, explain=explain,
     )
     try:
         if engine == "local":

@@ -66,11 +66,15 @@ class AttentionPooling(MaskedPooling):
         self.b = self.add_weight(name="b", shape=(self.units,), initializer="zeros")
         self.v = self.add_weight(name="v", shape=(self.units, 1), initializer="glorot_uniform")
 
-    def call(self, inputs, mask=None):
+    def attention_weights(self, inputs, mask=None):
+        """[batch, time] weights of the states (they sum to 1 over the real steps)."""
         scores = ops.squeeze(ops.matmul(ops.tanh(ops.matmul(inputs, self.w) + self.b), self.v), -1)
         if mask is not None:
             scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
-        weights = ops.softmax(scores, axis=-1)
+        return ops.softmax(scores, axis=-1)
+
+    def call(self, inputs, mask=None):
+        weights = self.attention_weights(inputs, mask)
         return ops.sum(inputs * ops.expand_dims(weights, -1), axis=1)
 
 

@@ -19,6 +19,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from thinc.api import Config, Model
 
 from ..component import KerasComponentMixin, TrainingBatch
+from .explain import DEFAULT_STEPS, EXTENSION, Explanation, explain_docs
 from .model import is_initialized, textcat_training_inputs
 from .pretrained import check_compatible, load_language_model
 
@@ -72,6 +73,7 @@ def default_config(exclusive: bool) -> dict:
     """The factory defaults: spaCy's textcat threshold and scorer for the same mode."""
     return {
         "threshold": 0.0 if exclusive else 0.5,
+        "explain": False,
         "model": Config().from_str(MODEL_CONFIG.format(exclusive=str(exclusive).lower()))["model"],
         "scorer": {"@scorers": "spacy.textcat_scorer.v2" if exclusive else "spacy.textcat_multilabel_scorer.v2"},
     }
@@ -81,10 +83,12 @@ def default_config(exclusive: bool) -> dict:
     "lstm_textcat", assigns=["doc.cats"], default_config=default_config(True), default_score_weights=SCORE_WEIGHTS
 )
 def make_lstm_textcat(
-    nlp: Language, name: str, model: Model[List[Doc], List], threshold: float, scorer: Optional[Callable]
+    nlp: Language, name: str, model: Model[List[Doc], List], threshold: float, scorer: Optional[Callable],
+    explain: bool,
 ) -> "LSTMTextCategorizer":
-    """Exclusive classes (one label per doc), softmax over an LSTM's pooled states."""
-    return LSTMTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer)
+    """Exclusive classes (one label per doc), softmax over an LSTM's pooled states.
+    explain: also set doc._.lstm_explanation (textcat/explain.py) for the top label."""
+    return LSTMTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer, explain=explain)
 
 
 @Language.factory(
@@ -94,10 +98,12 @@ def make_lstm_textcat(
     default_score_weights=SCORE_WEIGHTS,
 )
 def make_lstm_textcat_multilabel(
-    nlp: Language, name: str, model: Model[List[Doc], List], threshold: float, scorer: Optional[Callable]
+    nlp: Language, name: str, model: Model[List[Doc], List], threshold: float, scorer: Optional[Callable],
+    explain: bool,
 ) -> "LSTMMultiLabelTextCategorizer":
-    """Any number of labels per doc (missing values allowed), a sigmoid per label."""
-    return LSTMMultiLabelTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer)
+    """Any number of labels per doc (missing values allowed), a sigmoid per label.
+    explain: also set doc._.lstm_explanation for the top-scoring label."""
+    return LSTMMultiLabelTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer, explain=explain)
 
 
 class LSTMTextCatMixin(KerasComponentMixin):
@@ -107,6 +113,31 @@ class LSTMTextCatMixin(KerasComponentMixin):
     model: Model
     labels: tuple
     support_missing_values: bool
+
+    def __init__(self, vocab, model: Model, name: str, *, explain: bool = False, **kwargs):
+        super().__init__(vocab, model, name, **kwargs)
+        self.set_explanations = explain
+
+    def explain(self, docs: Iterable[Doc], label: Optional[str] = None, *, steps: int = DEFAULT_STEPS) -> List[Explanation]:
+        """Which tokens drove each doc's score for `label` (default: the doc's top label), as
+        one Explanation per doc, also stored in doc._.lstm_explanation. `steps`: quadrature
+        nodes of the integrated gradients (more only if a doc's completeness check fails)."""
+        docs = list(docs)
+        self._require_initialized()
+        for doc in docs:
+            if not isinstance(doc, Doc):
+                raise TypeError(f"[{self.name}] explain() takes Doc objects, got {type(doc).__name__}: use nlp.make_doc(text) or nlp(text).")
+        explanations = explain_docs(self.model, self.labels, docs, label=label, steps=steps) if docs else []
+        for doc, explanation in zip(docs, explanations):
+            doc._.set(EXTENSION, explanation)
+        return explanations
+
+    def set_annotations(self, docs: Iterable[Doc], scores) -> None:
+        """doc.cats, and doc._.lstm_explanation when the component's `explain` setting asks."""
+        docs = list(docs)
+        super().set_annotations(docs, scores)
+        if self.set_explanations:
+            self.explain(docs)
 
     def predict(self, docs: Iterable[Doc]):
         """Scores for every doc (empty docs included: they get a valid distribution)."""
@@ -235,7 +266,20 @@ class LSTMMultiLabelTextCategorizer(LSTMTextCatMixin, MultiLabel_TextCategorizer
         self._initialize_model(get_examples, language_model)
 
 
+def find_classifier(nlp: Language, name: Optional[str] = None) -> LSTMTextCatMixin:
+    """The pipeline's LSTM classifier: the component `name`, or the first one."""
+    for pipe_name, pipe in nlp.pipeline:
+        if isinstance(pipe, LSTMTextCatMixin) and (name is None or pipe_name == name):
+            return pipe
+    which = f"named '{name}' " if name else ""
+    raise ValueError(
+        f"The pipeline has no lstm_textcat or lstm_textcat_multilabel component {which}to explain "
+        f"(components: {nlp.pipe_names})."
+    )
+
+
 __all__ = [
+    "find_classifier",
     "LSTMTextCategorizer",
     "LSTMMultiLabelTextCategorizer",
     "make_lstm_textcat",

@@ -118,20 +118,27 @@ def ngram_hashes(hashes: numpy.ndarray, ngram_size: int) -> List[numpy.ndarray]:
     return grams
 
 
+def ngram_buckets(hashes: numpy.ndarray, ngram_size: int, length: int, *, distinct: bool) -> List[numpy.ndarray]:
+    """The bucket id in [1, length) of every n-gram occurrence, one array per order 1..n (the
+    k-th entry of order n covers tokens k..k+n-1): `distinct` (LSTMTextCat.v2) hashes each
+    order into its own range, else (v1) all orders share the buckets; 0 stays padding."""
+    grams = ngram_hashes(hashes, ngram_size)
+    if not distinct:
+        return [(g % numpy.uint64(length - 1) + numpy.uint64(1)).astype("int32") for g in grams]
+    per_order = numpy.uint64((length - 1) // ngram_size)
+    return [(g % per_order + numpy.uint64(1) + numpy.uint64(k) * per_order).astype("int32") for k, g in enumerate(grams)]
+
+
 def hashed_ngrams(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.ndarray:
-    """Bucket ids in [1, length) for every 1..ngram_size-gram of a doc's attribute hashes, all
-    orders sharing the buckets (LSTMTextCat.v1); 0 stays padding."""
-    grams = numpy.concatenate(ngram_hashes(hashes, ngram_size))
-    return (grams % numpy.uint64(length - 1) + numpy.uint64(1)).astype("int32")
+    """Every n-gram occurrence's bucket id, all orders sharing the buckets (LSTMTextCat.v1)."""
+    return numpy.concatenate(ngram_buckets(hashes, ngram_size, length, distinct=False))
 
 
 def ngram_set(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.ndarray:
     """The distinct bucket ids of a doc's 1..ngram_size-grams, each order hashed into its own
     range of [1, length) (LSTMTextCat.v2: presence, not counts, and a model that uses only
     some orders is exact; see ngram_model.order_ranges)."""
-    per_order = numpy.uint64((length - 1) // ngram_size)
-    ids = [g % per_order + numpy.uint64(1) + numpy.uint64(k) * per_order for k, g in enumerate(ngram_hashes(hashes, ngram_size))]
-    return numpy.unique(numpy.concatenate(ids)).astype("int32")
+    return numpy.unique(numpy.concatenate(ngram_buckets(hashes, ngram_size, length, distinct=True)))
 
 
 def hashes_to_ngrams(
