@@ -257,7 +257,7 @@ def main(argv=None) -> int:
     parser.add_argument("--label-field", default="label")
     parser.add_argument("--unlabelled", type=Path, default=None, help="lstm_pretrained: more unlabelled text (txt, jsonl, folder)")
     parser.add_argument("--pretrain-steps", type=int, default=0, help="lstm_pretrained: language-model steps (0: pretrain_lm.cfg's)")
-    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the splits and the models here (a folder per corpus; cached splits are reused)")
     parser.add_argument("--readme", type=Path, default=None)
     args = parser.parse_args(argv)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
@@ -274,7 +274,7 @@ def main(argv=None) -> int:
         extra += ["--text-field", args.text_field, "--label-field", args.label_field]
     runs: Dict[str, List[dict]] = {key: [] for key in systems}
     with tempfile.TemporaryDirectory() as tmp:
-        work = args.workdir or Path(tmp)
+        work = args.workdir / name if args.workdir else Path(tmp)  # splits are cached per corpus
         work.mkdir(parents=True, exist_ok=True)
         for seed in range(args.splits):
             corpus = make_split(args.dataset, work / f"corpus_s{seed}", seed, args.limit, extra)
