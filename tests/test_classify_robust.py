@@ -81,10 +81,10 @@ def test_nan_score_is_an_error_record(nlp, tmp_path, monkeypatch):
 
     real = Predictor.members
 
-    def members(meta, kept, cats, truncated):
+    def members(meta, kept, cats, truncated, explain=None):
         if '"nan"' in meta:
             cats = {k: float("nan") for k in cats}
-        return real(meta, kept, cats, truncated)
+        return real(meta, kept, cats, truncated, explain)
 
     monkeypatch.setattr(Predictor, "members", staticmethod(members))
     src = tmp_path / "p.jsonl"
