@@ -162,6 +162,12 @@ def test_all_workflow_classify(finished_project):
     assert "each exactly once" in output
 
 
+def test_all_workflow_explains(finished_project):
+    project, _ = finished_project
+    page = (project / "metrics" / "mr_explanations.html").read_text(encoding="utf8")
+    assert page.lstrip().lower().startswith("<!doctype html") and page.count("<span") > 20
+
+
 def test_rerun_skips_finished_steps(finished_project):
     project, _ = finished_project
     result = run(["-m", "spacy", "project", "run", "evaluate", ".", *TINY_VARS], cwd=project)
