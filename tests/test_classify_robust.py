@@ -402,3 +402,30 @@ def test_random_kills_then_resume_gives_every_seq_exactly_once(textcat_model_dir
     assert done.returncode == EXIT_RECORD_ERRORS, (kills, done.stdout, done.stderr)
     seqs = [r["seq"] for r in read_jsonl(out)] + [r["seq"] for r in errors_of(out)]
     assert sorted(seqs) == list(range(total)), kills
+
+
+def test_killed_ray_driver_takes_its_ray_along(tmp_path):
+    """The Ray engine's local Ray (gcs_server, raylet, workers) stops when the driver is
+    killed with SIGKILL: what the engine does after ray.init, in a driver of its own."""
+    psutil = pytest.importorskip("psutil")
+    pytest.importorskip("ray")
+    driver = tmp_path / "driver.py"
+    driver.write_text(
+        "import sys, time, ray\n"
+        "from spacy_lstm.classify.workers import child_pids, reap_when_gone\n"
+        "before = child_pids()\n"
+        "ray.init(include_dashboard=False, num_cpus=1)\n"
+        "reaper = reap_when_gone(child_pids() - before)\n"
+        "print(' '.join(map(str, sorted(child_pids() - before - {reaper.pid}))), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(driver)], stdout=subprocess.PIPE, text=True, env=env_with_repo())
+    try:
+        started = [psutil.Process(int(pid)) for pid in proc.stdout.readline().split()]
+        assert any("raylet" in p.name() for p in started), [p.name() for p in started]
+        proc.kill()
+        proc.wait(timeout=30)
+        gone, alive = psutil.wait_procs(started, timeout=30)
+        assert not alive, [p.name() for p in alive]
+    finally:
+        proc.kill()

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import BatchError
 from .inputs import Block, Record, RecordReader, Source
 from .job import Predictor, Summary, load_pipeline, open_job, top_words
+from .workers import child_pids, reap_when_gone
 from .writer import ExactlyOnceWriter
 
 RAY_MISSING = (
@@ -166,6 +167,7 @@ def classify_ray(
     )
     sources = [Source(s.path.resolve(), s.kind, s.name) for s in sources]
     started = False
+    reaper = None
     pbar = None
     t0 = time.perf_counter()
     try:
@@ -176,9 +178,11 @@ def classify_ray(
         summary.read = sum(b.n_records for b in blocks)
         summary.skipped = sum(min(b, summary.read - 1) - a + 1 for a, b in done if a < summary.read)
         if not ray.is_initialized():
+            before = child_pids()
             ray.init(address=address, include_dashboard=False, log_to_driver=not quiet,
                      ignore_reinit_error=True)
             started = True
+            reaper = reap_when_gone(child_pids() - before)  # Ray's head goes also on kill -9
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True
         if quiet:
@@ -238,4 +242,7 @@ def classify_ray(
         finally:
             if started:
                 ray.shutdown()
+            if reaper is not None:
+                reaper.kill()
+                reaper.wait()
     return summary
