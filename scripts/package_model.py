@@ -38,8 +38,12 @@ def plugin_requirement() -> str:
 
 def plugin_source(given: Optional[Path]) -> Path:
     """The spacy-lstm source folder: --plugin-source, or the folder it was installed from
-    (``pip install -e .`` or ``pip install .`` record it in direct_url.json)."""
+    (``pip install -e .`` or ``pip install .`` record it in direct_url.json; an editable
+    install by an older pip leaves an egg-info in the source folder instead, which is then
+    the metadata found, so the imported package's own folder is the last resort)."""
     from importlib.metadata import distribution
+
+    import spacy_lstm
 
     if given is not None:
         return given
@@ -47,6 +51,9 @@ def plugin_source(given: Optional[Path]) -> Path:
     url = urlparse(info.get("url", ""))
     if "dir_info" in info and url.scheme == "file" and Path(unquote(url.path), "setup.py").is_file():
         return Path(unquote(url.path))
+    checkout = Path(spacy_lstm.__file__).resolve().parent.parent
+    if (checkout / "setup.py").is_file() and (checkout / "spacy_lstm").is_dir():
+        return checkout
     raise SystemExit(
         "spacy-lstm was not installed from a source folder, so its wheel cannot be built here: "
         "pass --plugin-source with a checkout of spacy-lstm"

@@ -244,3 +244,24 @@ def test_no_file_points_to_a_design_document_the_repository_lacks():
         and "DESIGN.md" in (ROOT / name).read_text(encoding="utf8", errors="replace")
     ]
     assert not pointing, f"these files point to a DESIGN.md that is not in the repository: {pointing}"
+
+
+def test_plugin_source_without_direct_url_is_the_imported_checkout(monkeypatch):
+    """An editable install by an older pip leaves spacy_lstm.egg-info (no direct_url.json) in
+    the checkout, and that metadata is what importlib finds: the checkout is still found."""
+    import importlib.metadata
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    try:
+        from package_model import plugin_source
+    finally:
+        sys.path.pop(0)
+
+    class NoDirectUrl:
+        def read_text(self, name):
+            return None
+
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: NoDirectUrl())
+    source = plugin_source(None)
+    assert (source / "setup.py").is_file() and (source / "spacy_lstm" / "__init__.py").is_file()
+    assert plugin_source(Path("elsewhere")) == Path("elsewhere")
