@@ -4,9 +4,9 @@ accuracy benchmark cached, to see what the LSTM residual adds on each corpus.
     python benchmarks/ngram_path_alone.py WORKDIR/CORPUS [WORKDIR/CORPUS ...]
 
 WORKDIR/CORPUS is a folder that `scripts/benchmark_textcat.py --workdir WORKDIR` filled with
-corpus_s0, corpus_s1, ... (train.spacy and test.spacy each). The settings are those of
-configs/textcat_lstm.cfg (LOWER, bigrams, 262,144 buckets, 5,000 tokens, head_tail), exclusive
-classes (as every benchmark corpus is).
+corpus_s0, corpus_s1, ... (train.spacy and test.spacy each). The n-gram settings are read
+from the model section of --config (configs/textcat_lstm.cfg), exclusive classes (as every
+benchmark corpus is).
 """
 import argparse
 import warnings
@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy
 import spacy
 from spacy.tokens import DocBin
+from spacy.util import load_config
 
 from spacy_lstm.textcat.featurize import doc_hashes, hashes_to_ngrams
 from spacy_lstm.textcat.ngram_model import fit_ngram_model
 
-SETTINGS = dict(attr="LOWER", max_length=5000, truncation="head_tail", ngram_size=2, n_buckets=262144)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def load(path: Path, vocab):
@@ -28,15 +29,23 @@ def load(path: Path, vocab):
     return docs, numpy.array([[doc.cats.get(label, 0.0) for label in labels] for doc in docs])
 
 
-def ngrams(docs):
-    s = SETTINGS
-    return hashes_to_ngrams(doc_hashes(docs, s["attr"]), s["max_length"], s["truncation"], s["ngram_size"], s["n_buckets"], distinct=True)
+def model_settings(config: Path) -> dict:
+    """The [components.*.model] block of the (last) text classifier in the config."""
+    cfg = load_config(config)
+    return cfg["components"][cfg["nlp"]["pipeline"][-1]]["model"]
+
+
+def ngrams(docs, m: dict):
+    hashes = doc_hashes(docs, m["attr"])
+    return hashes_to_ngrams(hashes, m["bow_max_length"], m["truncation"], m["bow_ngram_size"], m["bow_length"], distinct=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpora", nargs="+", type=Path)
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "textcat_lstm.cfg")
     args = parser.parse_args()
+    m = model_settings(args.config)
     vocab = spacy.blank("en").vocab
     warnings.filterwarnings("ignore")
     for corpus in args.corpora:
@@ -44,8 +53,11 @@ def main() -> None:
         for split in sorted(corpus.glob("corpus_s*")):
             train, y_train = load(split / "train.spacy", vocab)
             test, y_test = load(split / "test.spacy", vocab)
-            fit = fit_ngram_model(ngrams(train), y_train, exclusive=True, n_buckets=SETTINGS["n_buckets"], ngram_size=SETTINGS["ngram_size"])
-            logits = numpy.stack([fit.weights[ids].sum(axis=0) for ids in ngrams(test)]) + fit.bias
+            fit = fit_ngram_model(
+                ngrams(train, m), y_train, exclusive=True, n_buckets=m["bow_length"], ngram_size=m["bow_ngram_size"],
+                C_values=m["bow_C"], weightings=m["bow_weightings"], n_folds=m["bow_folds"],
+            )
+            logits = numpy.stack([fit.weights[ids].sum(axis=0) for ids in ngrams(test, m)]) + fit.bias
             accuracies.append(float((logits.argmax(axis=1) == y_test.argmax(axis=1)).mean()))
             print(f"{corpus.name} {split.name}: {accuracies[-1]:.4f} {fit.choice['candidates']}", flush=True)
         if accuracies:
