@@ -146,6 +146,9 @@ VARIANTS = {
     "windowed": WINDOWED,
     "stateful_dropout": {"components.lstm_generator.model.dropout": 0.1},
     "stateful_2x256": {"components.lstm_generator.model.lstm_depth": 2},
+    # twice the updates per character: 32 streams, 32 pieces a step
+    "stateful_32": {"corpora.train.streams": 32, "training.batcher.size": 32},
+    "stateful_lr4e-3": {"training.optimizer.learn_rate": 0.004},
 }
 
 

@@ -50,6 +50,7 @@ def evaluate(model: str, test_path: Path, gpu_id: int = -1) -> dict:
         "cats_macro_auc": scores.get("cats_macro_auc"),
         "cats_micro_f": scores.get("cats_micro_f"),
         "cats_f_per_type": scores.get("cats_f_per_type"),
+        "cats_ngram_accuracy": scores.get("cats_ngram_accuracy"),
         "docs_per_second": len(gold_docs) / seconds if seconds else None,
     }
     return result

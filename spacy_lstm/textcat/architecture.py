@@ -164,6 +164,7 @@ def _textcat_model(cfg: ArchitectureSettings, nO: Optional[int]) -> Model[List[D
             "cfg": cfg,
             "resize_output": resize_textcat_output,
             "ngram_choice": {},
+            "ngram_bias": [],
             "training_state": TrainingState(),
         },
     )

@@ -11,6 +11,7 @@ from spacy.tokens import Doc
 from thinc.api import Model
 
 from ..errors import NotInitializedError
+from ..keras.numpy_networks import sigmoid, softmax
 from ..model_attrs import TokenTable, get_shim
 from .featurize import build_token_table, doc_features, length_buckets, network_inputs
 from .pretrained import extended_table, with_pretrained
@@ -140,6 +141,7 @@ def _with_fitted_ngrams(model: Model, weights, docs: List[Doc], truths) -> dict:
     weights["bow_weights/embeddings"] = fit.weights
     weights["logits/bias"] = fit.bias
     model.attrs["ngram_choice"] = fit.choice
+    model.attrs["ngram_bias"] = [float(b) for b in fit.bias]
     state = model.attrs["training_state"]
     state.pop("held_out_offsets", None)
     if fit.held_out_logits is not None:
@@ -147,6 +149,21 @@ def _with_fitted_ngrams(model: Model, weights, docs: List[Doc], truths) -> dict:
         state["held_out_offsets"] = {hash(doc.text): offset for doc, offset in zip(docs, offsets)}
     logger.info("lstm_textcat: n-gram path fitted: %s", fit.choice)
     return weights
+
+
+def ngram_path_scores(model: Model, docs: List[Doc]) -> Optional[numpy.ndarray]:
+    """The fitted n-gram path's own scores [n_docs, n_labels] (softmax or sigmoid of its
+    logits, as the model's), or None when the model has no fitted n-gram path: what the
+    model predicted before the LSTM learned anything (textcat/selection.py compares them)."""
+    cfg = model.attrs["cfg"]
+    bias = model.attrs.get("ngram_bias") or []
+    if cfg.get("ngram_model") != "fitted" or not cfg["bow_ngram_size"] or not bias or not is_initialized(model):
+        return None
+    table = get_shim(model).get_weights()["bow_weights/embeddings"]
+    bias = numpy.pad(numpy.asarray(bias, dtype="float32"), (0, table.shape[1] - len(bias)))  # labels added later
+    ngrams = textcat_features(model, docs)[1]
+    logits = numpy.stack([table[ids].sum(axis=0) for ids in ngrams]) + bias if docs else numpy.zeros((0, len(bias)))
+    return softmax(logits) if cfg["exclusive_classes"] else sigmoid(logits)
 
 
 def textcat_training_inputs(model: Model, docs: List[Doc]):

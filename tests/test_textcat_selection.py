@@ -1,0 +1,86 @@
+"""model-best by cats_guarded_accuracy: the LSTM's gain over the n-gram path counts only beyond
+the dev set's noise (textcat/selection.py)."""
+import numpy
+import pytest
+import spacy
+
+from spacy_lstm.textcat.selection import GUARD_Z, guarded_scores
+from test_textcat import exclusive_examples, review_texts
+from test_textcat_ngrams import make_v2
+
+
+def one_hot(labels, n_labels=2):
+    out = numpy.zeros((len(labels), n_labels), dtype="float32")
+    out[numpy.arange(len(labels)), labels] = 1.0
+    return out
+
+
+def exclusive(scores, reference, gold):
+    truths = one_hot(gold)
+    return guarded_scores(one_hot(scores), None if reference is None else one_hot(reference), truths,
+                          numpy.ones_like(truths), exclusive=True, threshold=0.0)
+
+
+def test_same_predictions_score_the_ngram_accuracy():
+    gold = [0, 1] * 50
+    reference = gold[:80] + [1 - g for g in gold[80:]]  # 80% right
+    scores = exclusive(reference, reference, gold)
+    assert scores == {"cats_accuracy": 0.8, "cats_ngram_accuracy": 0.8, "cats_guarded_accuracy": 0.8}
+
+
+def test_a_gain_within_the_noise_scores_below_the_ngram_model():
+    gold = [0, 1] * 50
+    reference = gold[:80] + [1 - g for g in gold[80:]]
+    lstm = list(reference)
+    for i in (80, 81, 82, 83):  # fixes 4 ...
+        lstm[i] = gold[i]
+    for i in (0, 1):  # ... breaks 2: +2 points on 100 docs, noise
+        lstm[i] = 1 - gold[i]
+    scores = exclusive(lstm, reference, gold)
+    assert scores["cats_accuracy"] == pytest.approx(0.82)
+    assert scores["cats_guarded_accuracy"] < scores["cats_ngram_accuracy"] == 0.8
+
+
+def test_a_clear_gain_counts_less_its_standard_error():
+    gold = [0, 1] * 500
+    reference = gold[:800] + [1 - g for g in gold[800:]]
+    lstm = gold[:900] + [1 - g for g in gold[900:]]  # fixes 100 of 1,000, breaks none
+    scores = exclusive(lstm, reference, gold)
+    se = numpy.sqrt(100 - 100**2 / 1000) / 1000
+    assert scores["cats_guarded_accuracy"] == pytest.approx(0.8 + 0.1 - GUARD_Z * se)
+    assert 0.8 < scores["cats_guarded_accuracy"] < scores["cats_accuracy"] == 0.9
+
+
+def test_without_an_ngram_path_the_guarded_accuracy_is_the_accuracy():
+    assert exclusive([0, 1, 1], None, [0, 1, 0]) == {"cats_accuracy": pytest.approx(2 / 3), "cats_guarded_accuracy": pytest.approx(2 / 3)}
+
+
+def test_multilabel_counts_annotated_decisions_only():
+    truths = numpy.array([[1.0, 0.0], [0.0, 1.0]], dtype="float32")
+    known = numpy.array([[1.0, 1.0], [1.0, 0.0]], dtype="float32")  # doc 2's second label is missing
+    scores = numpy.array([[0.9, 0.2], [0.8, 0.1]], dtype="float32")  # wrong only on doc 2, label 1
+    result = guarded_scores(scores, scores, truths, known, exclusive=False, threshold=0.5)
+    assert result["cats_accuracy"] == pytest.approx(2 / 3) == result["cats_guarded_accuracy"]
+
+
+def test_the_component_reports_the_guard_and_starts_as_its_ngram_path(tmp_path):
+    nlp = spacy.blank("en")
+    make_v2(nlp)
+    examples = exclusive_examples(nlp, review_texts(30))
+    nlp.initialize(lambda: examples)
+    scores = nlp.evaluate(examples)
+    # the LSTM's output layer starts at zero: the model predicts what its n-gram path predicts
+    assert scores["cats_accuracy"] == scores["cats_ngram_accuracy"] == scores["cats_guarded_accuracy"] > 0.5
+    assert "cats_score" in scores  # spaCy's own scores are still there
+    nlp.to_disk(tmp_path / "m")
+    loaded = spacy.load(tmp_path / "m")
+    assert loaded.evaluate(examples)["cats_ngram_accuracy"] == scores["cats_ngram_accuracy"]
+
+
+def test_the_shipped_configs_select_by_the_guarded_accuracy():
+    from spacy.util import load_config
+    from test_textcat_ngrams import CONFIGS
+
+    for name in ("textcat_lstm", "textcat_lstm_multilabel", "textcat_lstm_pretrained"):
+        weights = load_config(CONFIGS / f"{name}.cfg")["training"]["score_weights"]
+        assert weights["cats_guarded_accuracy"] == 1.0 and weights["cats_score"] == 0.0, name
