@@ -46,11 +46,25 @@ class NgramFit:
     choice: Dict[str, object]
 
 
-def order_ranges(n_buckets: int, ngram_size: int) -> List[Tuple[int, int]]:
+def bucket_ranges(n_buckets: int, ngram_size: int, char_ngrams: int = 0) -> List[Tuple[int, int]]:
+    """The bucket id ranges [start, end) of the n-gram path, equally wide, after padding (0):
+    [characters,] order 1, ..., order ngram_size. The character n-grams come first, so that
+    every order-k candidate (columns up to the end of order k) uses them; without them the
+    layout is the one pipelines were saved with before they existed."""
+    n_ranges = ngram_size + (1 if char_ngrams else 0)
+    width = (n_buckets - 1) // n_ranges
+    return [(1 + k * width, 1 + (k + 1) * width) for k in range(n_ranges)]
+
+
+def order_ranges(n_buckets: int, ngram_size: int, char_ngrams: int = 0) -> List[Tuple[int, int]]:
     """The bucket id range [start, end) of each n-gram order 1..ngram_size: each order has its
-    own range (0 is padding), so a model that uses only some orders is exact."""
-    per_order = (n_buckets - 1) // ngram_size
-    return [(1 + k * per_order, 1 + (k + 1) * per_order) for k in range(ngram_size)]
+    own range, so a model that uses only some orders is exact."""
+    return bucket_ranges(n_buckets, ngram_size, char_ngrams)[-ngram_size:] if ngram_size else []
+
+
+def char_range(n_buckets: int, ngram_size: int) -> Tuple[int, int]:
+    """The bucket id range [start, end) of the character n-grams (when they are on)."""
+    return bucket_ranges(n_buckets, ngram_size, char_ngrams=2)[0]
 
 
 def ngram_matrix(ngram_ids: Sequence[numpy.ndarray], n_buckets: int):
@@ -155,17 +169,19 @@ def fit_ngram_model(
     exclusive: bool,
     n_buckets: int,
     ngram_size: int,
+    char_ngrams: int = 0,
     C_values: Sequence[float] = (0.1, 0.3, 1.0),
     weightings: Sequence[str] = WEIGHTINGS,
     n_folds: int = 3,
     seed: int = 0,
 ) -> NgramFit:
     """Choose and fit the n-gram path on the training docs' bucket ids (see the module
-    docstring). truths: [n_docs, n_labels] gold values, NaN where a label is not annotated."""
+    docstring). truths: [n_docs, n_labels] gold values, NaN where a label is not annotated;
+    char_ngrams: whether the ids include character n-grams (bucket_ranges)."""
     truths = numpy.asarray(truths, dtype="float64")
     X = ngram_matrix(ngram_ids, n_buckets)
     problems = _Problems(truths, exclusive, n_folds, seed)
-    ranges = order_ranges(n_buckets, ngram_size)
+    ranges = order_ranges(n_buckets, ngram_size, char_ngrams)
     candidates = list(product(range(1, ngram_size + 1), weightings, C_values))
     if problems.can_fold:
         scored = []
