@@ -123,6 +123,17 @@ def test_held_out_folds_choose_the_candidate():
     assert fit.choice["held_out_log_loss"] < 0.69
 
 
+def test_held_out_folds_choose_whether_to_use_the_character_ngrams():
+    # the character range [1, 32) holds the evidence (buckets 1 and 2), order 1's [32, 63) noise
+    docs, truths = bucket_ids(90, numpy.random.default_rng(4))
+    docs = [numpy.concatenate([d[:1], d[1:] % 31 + 32]) for d in docs]
+    fit = fit_ngram_model(
+        docs, truths, exclusive=True, n_buckets=64, ngram_size=1, char_ngrams=5, C_values=[1.0], weightings=["none"]
+    )
+    assert [c["char_ngrams"] for c in fit.choice["candidates"]] == [True, False]  # best first; both averaged
+    assert fit.weights[1, 1] > 0.2 > -0.2 > fit.weights[2, 1]  # half of the chosen candidates use them
+
+
 def test_multilabel_missing_values_and_a_label_without_positives():
     docs, truths = bucket_ids(40, numpy.random.default_rng(2))
     truths = numpy.concatenate([truths[:, 1:], numpy.zeros((40, 1))], axis=1)  # label 1: never positive
@@ -169,7 +180,7 @@ def test_training_starts_from_the_fitted_ngram_model_and_keeps_it_frozen():
     after = shim.get_weights()
     numpy.testing.assert_array_equal(after["bow_weights/embeddings"], before["bow_weights/embeddings"])
     assert after["logits/kernel"].any()
-    assert set(textcat.model.attrs["ngram_choice"]["candidates"][0]) == {"ngram_orders", "weighting", "C"}
+    assert set(textcat.model.attrs["ngram_choice"]["candidates"][0]) == {"ngram_orders", "char_ngrams", "weighting", "C"}
 
 
 def test_the_lstm_trains_on_the_held_out_logits(monkeypatch):

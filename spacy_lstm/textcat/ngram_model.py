@@ -14,10 +14,11 @@ also fitted on k-1 of k folds of the training texts, and the logits of each held
 kept ("out-of-fold" logits, as in stacking): the LSTM trains on top of those, and predicts on
 top of the model fitted on all texts.
 
-The same folds choose the model: the n-gram orders (1..n), the weighting ("nb": each n-gram's
-value is its naive-Bayes log-count ratio, which helps on sentiment and long reviews; "none":
-presence) and the inverse regularisation strength C. The candidates with the best out-of-fold
-accuracy (multilabel: the lowest out-of-fold log-loss) win and are averaged, so the choice
+The same folds choose the model: the n-gram orders (1..n), with or without the character
+n-grams (when they are on: they help short texts but not long reviews), the weighting ("nb":
+each n-gram's value is its naive-Bayes log-count ratio, which helps on sentiment and long
+reviews; "none": presence) and the inverse regularisation strength C. The candidates with the
+best out-of-fold accuracy (multilabel: the lowest out-of-fold log-loss) win and are averaged, so the choice
 follows the corpus (bigrams and NB weights for long reviews, unigrams for a small corpus of
 short texts) instead of one setting tuned on one benchmark.
 """
@@ -182,13 +183,18 @@ def fit_ngram_model(
     X = ngram_matrix(ngram_ids, n_buckets)
     problems = _Problems(truths, exclusive, n_folds, seed)
     ranges = order_ranges(n_buckets, ngram_size, char_ngrams)
-    candidates = list(product(range(1, ngram_size + 1), weightings, C_values))
+    with_chars = (False, True) if char_ngrams else (False,)
+    candidates = list(product(range(1, ngram_size + 1), with_chars, weightings, C_values))
+
+    def columns(order: int, chars: bool) -> slice:  # without characters: from order 1's range on
+        return slice(ranges[0][0] if char_ngrams and not chars else 0, ranges[order - 1][1])
+
     if problems.can_fold:
         scored = []
-        for order, weighting, C in candidates:
-            logits = _held_out(X[:, : ranges[order - 1][1]], problems, C, weighting)
+        for order, chars, weighting, C in candidates:
+            logits = _held_out(X[:, columns(order, chars)], problems, C, weighting)
             accuracy, loss = _score(logits, problems)
-            scored.append(((-accuracy, loss), (order, weighting, C), logits))
+            scored.append(((-accuracy, loss), (order, chars, weighting, C), logits))
         scored.sort(key=lambda item: item[0])
         chosen = [candidate for _, candidate, _ in scored[:AVERAGED]]
         held_out = sum(logits for _, _, logits in scored[:AVERAGED]) / len(chosen)
@@ -197,11 +203,11 @@ def fit_ngram_model(
         chosen, held_out, accuracy, loss = [candidates[-1]], None, None, None
     weights = numpy.zeros((n_buckets, truths.shape[1]), dtype="float64")
     bias = numpy.zeros(truths.shape[1], dtype="float64")
-    for order, weighting, C in chosen:
-        columns = ranges[order - 1][1]
+    for order, chars, weighting, C in chosen:
+        used = columns(order, chars)
         for k, rows, y in zip(problems.labels, problems.rows, problems.targets):
-            w, b = fit_binary(X[rows, :columns], y, C, weighting)
-            weights[:columns, k] += w / len(chosen)
+            w, b = fit_binary(X[rows, used], y, C, weighting)
+            weights[used, k] += w / len(chosen)
             bias[k] += b / len(chosen)
     weights[0] = 0.0
     if held_out is not None and not exclusive:  # docs whose label is not annotated: the full model
@@ -209,7 +215,7 @@ def fit_ngram_model(
             unknown = numpy.setdiff1d(numpy.arange(X.shape[0]), rows)
             held_out[unknown, k] = X[unknown] @ weights[:, k] + bias[k]
     choice = {
-        "candidates": [{"ngram_orders": o, "weighting": w, "C": c} for o, w, c in chosen],
+        "candidates": [{"ngram_orders": o, "char_ngrams": ch, "weighting": w, "C": c} for o, ch, w, c in chosen],
         "held_out_accuracy": accuracy,
         "held_out_log_loss": loss,
     }
