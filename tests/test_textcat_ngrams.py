@@ -10,12 +10,22 @@ import spacy
 from thinc.api import Adam
 
 from spacy_lstm.model_attrs import get_shim
-from spacy_lstm.textcat.featurize import ngram_hashes, ngram_ids, ngram_set
+from spacy_lstm.textcat.featurize import ngram_hashes, ngram_ids
 from spacy_lstm.textcat.char_ngrams import char_ngrams, token_char_ids
 from spacy_lstm.textcat.ngram_model import char_range, fit_ngram_model, order_ranges
 from test_textcat import TINY, exclusive_examples, review_texts
 
 CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+V2_NGRAMS = {"ngram_model": "fitted", "truncation": "head_tail", "bow_max_length": 5, "bow_ngram_size": 3,
+             "bow_length": 1000, "bow_char_ngrams": 0, "bow_char_max_length": 400}
+
+
+def ngram_set(hashes, ngram_size, length):
+    """v2's word n-gram ids of a whole doc, without character n-grams."""
+    cfg = {**V2_NGRAMS, "bow_max_length": 0, "bow_ngram_size": ngram_size, "bow_length": length}
+    return ngram_ids(hashes, cfg)
 
 
 def bucket_ids(n_docs, rng, informative=(1, 2), n_buckets=64):
@@ -41,10 +51,6 @@ def test_each_order_has_its_own_bucket_range():
     assert len(ngram_hashes(hashes, 2)) == 2
     # a repeated n-gram counts once
     assert len(ngram_set(numpy.asarray([5, 5, 5], dtype="uint64"), 1, 101)) == 1
-
-
-V2_NGRAMS = {"ngram_model": "fitted", "truncation": "head_tail", "bow_max_length": 5, "bow_ngram_size": 3,
-             "bow_length": 1000, "bow_char_ngrams": 0, "bow_char_max_length": 400}
 
 
 def test_without_character_ngrams_the_ids_are_those_of_before():

@@ -170,7 +170,7 @@ def _textcat_model(cfg: ArchitectureSettings, nO: Optional[int]) -> Model[List[D
         raise ValueError(
             f"bow_length = {cfg['bow_length']} leaves no bucket for some of the n-gram path's "
             f"{n_ranges} bucket ranges (one per order, and one for character n-grams): set "
-            f"bow_length > {n_ranges} (the default is 262144)."
+            f"bow_length > {n_ranges} (the configs have 393217)."
         )
     model: Model[List[Doc], Floats2d] = Model(
         "lstm_textcat",

@@ -152,13 +152,6 @@ def hashed_ngrams(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.
     return numpy.concatenate(ngram_buckets(hashes, ngram_size, length, distinct=False))
 
 
-def ngram_set(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.ndarray:
-    """The distinct bucket ids of a doc's 1..ngram_size-grams, each order hashed into its own
-    range of [1, length) (LSTMTextCat.v2: presence, not counts, and a model that uses only
-    some orders is exact; see ngram_model.order_ranges)."""
-    return numpy.unique(numpy.concatenate(ngram_buckets(hashes, ngram_size, length, distinct=True)))
-
-
 def uses_chars(cfg: dict) -> bool:
     """Whether an architecture's n-gram path has character n-grams (v2, bow_char_ngrams > 0)."""
     return cfg.get("ngram_model") == "fitted" and bool(cfg["bow_ngram_size"]) and bool(cfg.get("bow_char_ngrams"))
