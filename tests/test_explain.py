@@ -80,13 +80,18 @@ def test_tokens_past_max_length_get_only_their_ngram_part():
     assert numpy.all(exp.lstm_weights[4:] == 0) and numpy.any(exp.ngram_weights[4:] != 0)
 
 
-@pytest.mark.parametrize("architecture", ["spacy_lstm.LSTMTextCat.v1", "spacy_lstm.LSTMTextCat.v2"])
-def test_ngram_contributions_sum_to_the_ngram_logits(architecture):
+@pytest.mark.parametrize(
+    "architecture,chars",
+    [("spacy_lstm.LSTMTextCat.v1", {}), ("spacy_lstm.LSTMTextCat.v2", {"bow_char_ngrams": 0}),
+     ("spacy_lstm.LSTMTextCat.v2", {"bow_char_ngrams": 4, "bow_char_max_length": 7})],
+)
+def test_ngram_contributions_sum_to_the_ngram_logits(architecture, chars):
     from spacy_lstm.textcat.explain import ngram_contributions
     from spacy_lstm.textcat.featurize import doc_hashes
     from spacy_lstm.textcat.model import textcat_features
 
-    nlp, pipe = _nlp(model={"@architectures": architecture, "bow_ngram_size": 3, "bow_max_length": 9, "bow_length": 64})
+    settings = {"@architectures": architecture, "bow_ngram_size": 3, "bow_max_length": 9, "bow_length": 64, **chars}
+    nlp, pipe = _nlp(model=settings)
     if architecture.endswith("v1"):  # v1 learns its n-gram weights: give them values
         from spacy_lstm.model_attrs import get_shim
 
@@ -102,13 +107,25 @@ def test_ngram_contributions_sum_to_the_ngram_logits(architecture):
     # repeated n-grams, hash collisions (64 buckets), and a doc longer than bow_max_length
     docs = [nlp.make_doc(t) for t in ("great great great film", "a b c d e f g h i j k l m n", "x", "")]
     ngram_ids = textcat_features(pipe.model, docs)[1]
-    for doc, hashes, ids in zip(docs, doc_hashes(docs, cfg["attr"]), ngram_ids):
-        parts = ngram_contributions(hashes, table, cfg, len(pipe.labels))
-        assert parts.shape == (len(doc), len(pipe.labels))
-        assert numpy.allclose(parts.sum(axis=0), table[ids].sum(axis=0), atol=1e-5)
+    # the fitted weights, and weights in every bucket (the folds may leave a range unused)
+    dense = numpy.random.default_rng(1).normal(0, 1, table.shape)
+    for weights in (table, dense):
+        for doc, hashes, ids in zip(docs, doc_hashes(docs, cfg["attr"]), ngram_ids):
+            parts = ngram_contributions(hashes, weights, cfg, len(pipe.labels), nlp.vocab.strings)
+            assert parts.shape == (len(doc), len(pipe.labels))
+            assert numpy.allclose(parts.sum(axis=0), weights[ids].sum(axis=0), atol=1e-5)
     # head_tail truncation to 9 tokens: the first 5 and the last 4 are read
-    unread = numpy.all(ngram_contributions(doc_hashes(docs[1:2], cfg["attr"])[0], table, cfg, 2) == 0, axis=1)
+    unread = numpy.all(ngram_contributions(doc_hashes(docs[1:2], cfg["attr"])[0], dense, cfg, 2, nlp.vocab.strings) == 0, axis=1)
     assert unread.tolist() == [False] * 5 + [True] * 5 + [False] * 4
+    if chars.get("bow_char_ngrams"):  # character n-grams only: from the 7 tokens they are read from
+        from spacy_lstm.textcat.ngram_model import char_range
+
+        start, end = char_range(64, 3)
+        only_chars = numpy.zeros_like(dense)
+        only_chars[start:end] = dense[start:end]
+        parts = ngram_contributions(doc_hashes(docs[1:2], cfg["attr"])[0], only_chars, cfg, 2, nlp.vocab.strings)
+        assert numpy.any(parts != 0, axis=1).tolist() == [True] * 4 + [False] * 7 + [True] * 3
+        assert numpy.allclose(parts.sum(axis=0), only_chars[ngram_ids[1]].sum(axis=0), atol=1e-5)
 
 
 def test_the_token_that_decides_the_label_gets_the_top_attribution():

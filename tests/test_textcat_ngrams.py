@@ -10,11 +10,22 @@ import spacy
 from thinc.api import Adam
 
 from spacy_lstm.model_attrs import get_shim
-from spacy_lstm.textcat.featurize import ngram_set, ngram_hashes
-from spacy_lstm.textcat.ngram_model import fit_ngram_model, order_ranges
+from spacy_lstm.textcat.featurize import ngram_hashes, ngram_ids
+from spacy_lstm.textcat.char_ngrams import char_ngrams, token_char_ids
+from spacy_lstm.textcat.ngram_model import char_range, fit_ngram_model, order_ranges
 from test_textcat import TINY, exclusive_examples, review_texts
 
 CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+V2_NGRAMS = {"ngram_model": "fitted", "truncation": "head_tail", "bow_max_length": 5, "bow_ngram_size": 3,
+             "bow_length": 1000, "bow_char_ngrams": 0, "bow_char_max_length": 400}
+
+
+def ngram_set(hashes, ngram_size, length):
+    """v2's word n-gram ids of a whole doc, without character n-grams."""
+    cfg = {**V2_NGRAMS, "bow_max_length": 0, "bow_ngram_size": ngram_size, "bow_length": length}
+    return ngram_ids(hashes, cfg)
 
 
 def bucket_ids(n_docs, rng, informative=(1, 2), n_buckets=64):
@@ -42,6 +53,59 @@ def test_each_order_has_its_own_bucket_range():
     assert len(ngram_set(numpy.asarray([5, 5, 5], dtype="uint64"), 1, 101)) == 1
 
 
+def test_without_character_ngrams_the_ids_are_those_of_before():
+    """Pipelines saved before bow_char_ngrams existed load with it off: same ids, same layout
+    (these arrays were computed by the code before the change)."""
+    doc = spacy.blank("en").make_doc("The movie was great , great fun")
+    hashes = doc.to_array("LOWER")
+    assert ngram_set(hashes, 2, 262144).tolist() == [
+        7210, 12171, 23512, 37273, 45779, 47945, 157835, 161573, 220488, 233439, 238988, 240578]
+    assert ngram_ids(hashes, V2_NGRAMS).tolist() == [65, 166, 185, 238, 288, 360, 473, 557, 646, 682, 744, 888]
+    assert order_ranges(1000, 3) == order_ranges(1000, 3, char_ngrams=0) == [(1, 334), (334, 667), (667, 1000)]
+
+
+def test_character_ngrams_have_their_own_range_first():
+    nlp = spacy.blank("en")
+    doc = nlp.make_doc("The movie was great , great fun")
+    cfg = {**V2_NGRAMS, "bow_char_ngrams": 5}
+    ids = ngram_ids(doc.to_array("LOWER"), cfg, nlp.vocab.strings)
+    (c_lo, c_hi), ranges = char_range(1000, 3), order_ranges(1000, 3, char_ngrams=5)
+    assert (c_lo, c_hi) == (1, 250) and ranges == [(250, 499), (499, 748), (748, 997)]
+    chars = ids[ids < c_hi]
+    assert len(chars) > 30 and chars.min() >= c_lo
+    # the word n-grams are the same n-grams in the shifted ranges: as many per order as before
+    before = ngram_ids(doc.to_array("LOWER"), V2_NGRAMS)
+    for (lo, hi), (old_lo, old_hi) in zip(ranges, order_ranges(1000, 3)):
+        assert ((ids >= lo) & (ids < hi)).sum() == ((before >= old_lo) & (before < old_hi)).sum()
+    assert char_ngrams("ab", 3) == [" a", "ab", "b ", " ab", "ab "]
+
+
+def test_character_ngram_ids_are_stable_across_processes():
+    """spaCy's string hash (MurmurHash), not Python's salted hash(): computed in another process."""
+    nlp = spacy.blank("en")
+    hashes = numpy.asarray([nlp.vocab.strings.add("great")], dtype="uint64")
+    assert token_char_ids(hashes, nlp.vocab.strings, 3, (1, 101))[0].tolist() == [5, 9, 12, 13, 14, 23, 46, 54, 73, 76]
+
+
+def test_character_ngrams_read_at_most_bow_char_max_length_tokens_and_the_cache_is_bounded(monkeypatch):
+    from spacy_lstm.textcat import char_ngrams as module
+
+    nlp = spacy.blank("en")
+    doc = nlp.make_doc("alpha beta gamma delta epsilon zeta eta theta")
+    cfg = {**V2_NGRAMS, "bow_max_length": 0, "bow_char_ngrams": 3, "bow_char_max_length": 3}
+    monkeypatch.setattr(module, "CACHE_SIZE", 4)
+    monkeypatch.setattr(module, "_caches", {})
+    ids = ngram_ids(doc.to_array("LOWER"), cfg, nlp.vocab.strings)
+    # head_tail: "alpha beta" and "theta" give character n-grams, the others do not
+    read = nlp.make_doc("alpha beta theta").to_array("LOWER")
+    expected = numpy.unique(numpy.concatenate(token_char_ids(read, nlp.vocab.strings, 3, char_range(1000, 3))))
+    assert ids[ids < char_range(1000, 3)[1]].tolist() == expected.tolist()
+    for text in ("one two three four five six seven", "eight nine ten"):
+        ngram_ids(nlp.make_doc(text).to_array("LOWER"), {**cfg, "bow_char_max_length": 0}, nlp.vocab.strings)
+    assert all(len(cache) <= 4 for cache in module._caches.values())
+    assert ngram_ids(doc.to_array("LOWER"), cfg, nlp.vocab.strings).tolist() == ids.tolist()  # evicted: recomputed
+
+
 def test_fit_learns_the_informative_bucket_and_keeps_held_out_logits():
     docs, truths = bucket_ids(60, numpy.random.default_rng(0))
     fit = fit_ngram_model(docs, truths, exclusive=True, n_buckets=64, ngram_size=1, C_values=[1.0], weightings=["none"])
@@ -63,6 +127,17 @@ def test_held_out_folds_choose_the_candidate():
     assert fit.choice["held_out_accuracy"] == 1.0
     assert [c["C"] for c in fit.choice["candidates"]] == [1.0, 1e-4]  # best first; both averaged
     assert fit.choice["held_out_log_loss"] < 0.69
+
+
+def test_held_out_folds_choose_whether_to_use_the_character_ngrams():
+    # the character range [1, 32) holds the evidence (buckets 1 and 2), order 1's [32, 63) noise
+    docs, truths = bucket_ids(90, numpy.random.default_rng(4))
+    docs = [numpy.concatenate([d[:1], d[1:] % 31 + 32]) for d in docs]
+    fit = fit_ngram_model(
+        docs, truths, exclusive=True, n_buckets=64, ngram_size=1, char_ngrams=5, C_values=[1.0], weightings=["none"]
+    )
+    assert [c["char_ngrams"] for c in fit.choice["candidates"]] == [True, False]  # best first; both averaged
+    assert fit.weights[1, 1] > 0.2 > -0.2 > fit.weights[2, 1]  # half of the chosen candidates use them
 
 
 def test_multilabel_missing_values_and_a_label_without_positives():
@@ -97,7 +172,9 @@ def test_training_starts_from_the_fitted_ngram_model_and_keeps_it_frozen():
     assert not before["logits/kernel"].any()  # the LSTM head starts at zero ...
     docs = [nlp.make_doc(eg.reference.text) for eg in examples]
     ngram_only = textcat.predict(docs)
-    ngrams = [ngram_set(d.to_array("LOWER"), 2, 262144) for d in docs]
+    cfg = textcat.model.attrs["cfg"]
+    assert cfg["bow_char_ngrams"] == 5  # the factory default: word and character n-grams
+    ngrams = [ngram_ids(d.to_array("LOWER"), cfg, nlp.vocab.strings) for d in docs]
     logits = numpy.stack([before["bow_weights/embeddings"][g].sum(axis=0) for g in ngrams]) + before["logits/bias"]
     expected = numpy.exp(logits - logits.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
@@ -109,7 +186,7 @@ def test_training_starts_from_the_fitted_ngram_model_and_keeps_it_frozen():
     after = shim.get_weights()
     numpy.testing.assert_array_equal(after["bow_weights/embeddings"], before["bow_weights/embeddings"])
     assert after["logits/kernel"].any()
-    assert set(textcat.model.attrs["ngram_choice"]["candidates"][0]) == {"ngram_orders", "weighting", "C"}
+    assert set(textcat.model.attrs["ngram_choice"]["candidates"][0]) == {"ngram_orders", "char_ngrams", "weighting", "C"}
 
 
 def test_the_lstm_trains_on_the_held_out_logits(monkeypatch):
@@ -140,8 +217,16 @@ def test_held_out_logits_are_not_saved(tmp_path):
     textcat = loaded.get_pipe("lstm_textcat")
     assert textcat.model.attrs["training_state"] == {}
     assert textcat.model.attrs["ngram_choice"]["candidates"][0]["ngram_orders"] in (1, 2)
-    text = examples[0].reference.text
-    assert loaded(text).cats == pytest.approx(nlp(text).cats, abs=1e-6)
+    assert textcat.model.attrs["cfg"]["bow_char_ngrams"] == 5  # character n-grams on (the default)
+    for text in [eg.reference.text for eg in examples[:3]] + ["unseen wordz, misspelt"]:
+        assert loaded(text).cats == pytest.approx(nlp(text).cats, abs=1e-6)
+
+
+def test_a_config_without_the_character_setting_keeps_them_off():
+    """A pipeline saved before bow_char_ngrams existed has no such line in its config."""
+    from spacy_lstm.textcat.architecture import build_lstm_textcat_v2
+
+    assert build_lstm_textcat_v2(**TINY).attrs["cfg"]["bow_char_ngrams"] == 0
 
 
 def test_v2_needs_gold_values_for_every_training_doc():
@@ -159,6 +244,10 @@ def test_v2_needs_gold_values_for_every_training_doc():
     ("bow_C", [0.0], "bow_C must be a finite number > 0"),
     ("bow_weightings", ["tfidf"], "Unknown bow_weightings 'tfidf'"),
     ("bow_folds", -1, "bow_folds must be an integer >= 0"),
+    ("bow_char_ngrams", 1, r"bow_char_ngrams must be 0 \(no character n-grams\) or an integer >= 2"),
+    ("bow_char_ngrams", "5", "bow_char_ngrams must be 0"),
+    ("bow_char_max_length", -1, "bow_char_max_length must be an integer >= 0"),
+    ("bow_length", 3, "set bow_length > 3"),
 ])
 def test_bad_ngram_settings_are_named(setting, value, message):
     nlp = spacy.blank("en")

@@ -18,7 +18,7 @@ from thinc.api import Model
 from thinc.types import Floats2d
 
 from ..model_attrs import ArchitectureSettings, TokenTable, TrainingState, check_settings
-from ..validate import check_choice, check_integer, check_number
+from ..validate import check_choice, check_integer, check_number, is_integer
 from .featurize import TRUNCATIONS, attr_id
 from .model import build_network, numpy_forward_of, resize_textcat_output, textcat_forward, textcat_init
 from .ngram_model import WEIGHTINGS
@@ -111,6 +111,8 @@ def build_lstm_textcat_v2(
     bow_C: List[float] = [0.1, 0.3, 1.0],
     bow_weightings: List[str] = ["nb", "none"],
     bow_folds: int = 3,
+    bow_char_ngrams: int = 0,
+    bow_char_max_length: int = 400,
     pretrained_lr_scale: float = 1.0,
     freeze_pretrained_steps: int = 0,
     batch_size: int = 256,
@@ -127,11 +129,20 @@ def build_lstm_textcat_v2(
     bow_folds: folds of the training docs for that choice and for the out-of-fold logits the
         LSTM trains on (0 or 1: no folds; the first candidate is fitted and the LSTM trains on
         top of the in-sample logits).
+    bow_char_ngrams: 0 = off (as pipelines saved before it existed); N >= 2 adds the 2..N
+        character n-grams of each token (" word ", char_ngrams.py) in a range of their own,
+        from at most bow_char_max_length tokens per doc (0 = all).
     """
     cfg = ArchitectureSettings(locals())  # the arguments as the config gave them (first line!)
     del cfg["nO"]
     cfg["ngram_model"] = "fitted"
     check_integer("bow_folds", bow_folds, 0)
+    check_integer("bow_char_max_length", bow_char_max_length, 0, meaning="0 = all tokens")
+    if not is_integer(bow_char_ngrams) or bow_char_ngrams < 0 or bow_char_ngrams == 1:
+        raise ValueError(
+            f"bow_char_ngrams must be 0 (no character n-grams) or an integer >= 2 (the longest "
+            f"character n-grams, e.g. 5), got {bow_char_ngrams!r}."
+        )
     check_integer("freeze_pretrained_steps", freeze_pretrained_steps, 0)
     check_number("pretrained_lr_scale", pretrained_lr_scale, 0.0)
     if not isinstance(bow_C, (list, tuple)) or not bow_C:
@@ -154,6 +165,13 @@ def _textcat_model(cfg: ArchitectureSettings, nO: Optional[int]) -> Model[List[D
     check_choice("pooling", cfg["pooling"], POOLINGS)
     check_choice("truncation", cfg["truncation"], TRUNCATIONS)
     check_settings(cfg, INTEGER_MINIMUMS, ("dropout", "recurrent_dropout"))
+    n_ranges = cfg["bow_ngram_size"] + (1 if cfg.get("bow_char_ngrams") else 0)
+    if cfg["ngram_model"] == "fitted" and cfg["bow_length"] <= n_ranges:
+        raise ValueError(
+            f"bow_length = {cfg['bow_length']} leaves no bucket for some of the n-gram path's "
+            f"{n_ranges} bucket ranges (one per order, and one for character n-grams): set "
+            f"bow_length > {n_ranges} (the configs have 393217)."
+        )
     model: Model[List[Doc], Floats2d] = Model(
         "lstm_textcat",
         textcat_forward,

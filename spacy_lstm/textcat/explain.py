@@ -6,8 +6,8 @@ for a multilabel label, its logit; for exclusive classes, the label's logit minu
 logit of the other labels (for two labels: the log-odds). A token's weight is the sum of
 
 * its n-gram part, exact: each n-gram's weight for the label (the frozen or learned weight
-  of its hash bucket) shared equally by its tokens (v2 counts an n-gram once per doc, so
-  repeated n-grams share that weight too);
+  of its hash bucket) shared equally by its tokens, a character n-gram's given to its token
+  (v2 counts an n-gram once per doc, so repeated n-grams share that weight too);
 * its LSTM part: integrated gradients on the embedding output, from a baseline where every
   token is the padding embedding (keras/attribution.py).
 
@@ -23,11 +23,14 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy
+from spacy.strings import StringStore
 from spacy.tokens import Doc, Token
 from thinc.api import Model
 
 from ..model_attrs import get_shim
-from .featurize import doc_hashes, hashes_to_ids, length_buckets, ngram_buckets, pad, truncate
+from .featurize import (
+    char_ids, char_positions, doc_hashes, hashes_to_ids, length_buckets, ngram_buckets, pad, truncate, uses_chars,
+)
 
 # Gauss-Legendre nodes along the path by default, measured on MR (benchmarks/explain.py): 2
 # nodes keep the median completeness error near 0.2% at the best speed, and the docs
@@ -95,24 +98,36 @@ class Explanation:
         }
 
 
-def ngram_contributions(hashes: numpy.ndarray, table: Optional[numpy.ndarray], cfg: dict, n_labels: int) -> numpy.ndarray:
+def ngram_contributions(
+    hashes: numpy.ndarray, table: Optional[numpy.ndarray], cfg: dict, n_labels: int, strings: Optional[StringStore] = None
+) -> numpy.ndarray:
     """[n_tokens, n_labels]: each token's share of the n-gram path's logits (their column sums
-    are the doc's n-gram logits, exactly)."""
+    are the doc's n-gram logits, exactly). A word n-gram's weight is shared by its tokens, a
+    character n-gram's goes to the token it came from; v2 counts a bucket once per doc, so
+    its occurrences (tokens, for character n-grams) share its weight."""
     out = numpy.zeros((len(hashes), n_labels), dtype="float64")
     if table is None or not len(hashes):
         return out
     positions = truncate(numpy.arange(len(hashes)), cfg["bow_max_length"], cfg["truncation"])
     distinct = cfg.get("ngram_model") == "fitted"
-    buckets = ngram_buckets(hashes[positions], cfg["bow_ngram_size"], cfg["bow_length"], distinct=distinct)
+    chars = cfg["bow_char_ngrams"] if uses_chars(cfg) else 0
+    buckets = ngram_buckets(hashes[positions], cfg["bow_ngram_size"], cfg["bow_length"], distinct=distinct, char_ngrams=chars)
+    # the tokens of each occurrence: order n's k-th n-gram covers positions k..k+n-1
+    spans = [[positions[offset : offset + len(ids)] for offset in range(order)] for order, ids in enumerate(buckets, start=1)]
+    if chars:
+        read = char_positions(positions, cfg)
+        per_token = char_ids(hashes[read], cfg, strings)
+        buckets.append(numpy.concatenate(per_token) if per_token else numpy.zeros(0, dtype="int32"))
+        spans.append([numpy.repeat(read, [len(ids) for ids in per_token])])
     if distinct:  # a bucket counts once per doc: its occurrences share its weight
         _, inverse, counts = numpy.unique(numpy.concatenate(buckets), return_inverse=True, return_counts=True)
         shares = numpy.split(1.0 / counts[inverse], numpy.cumsum([len(b) for b in buckets])[:-1])
     else:
         shares = [numpy.ones(len(b)) for b in buckets]
-    for order, (ids, share) in enumerate(zip(buckets, shares), start=1):
-        part = table[ids].astype("float64") * (share / order)[:, None]
-        for offset in range(order):
-            numpy.add.at(out, positions[offset : offset + len(ids)], part)
+    for ids, share, span in zip(buckets, shares, spans):
+        part = table[ids].astype("float64") * (share / len(span))[:, None]
+        for tokens in span:
+            numpy.add.at(out, tokens, part)
     return out
 
 
@@ -151,7 +166,8 @@ def explain_docs(
     hashes = doc_hashes(docs, cfg["attr"])
     ids = hashes_to_ids(hashes, model.attrs["token_table"], cfg["max_length"], cfg["truncation"])
     table = attributor.ngram_table() if cfg["bow_ngram_size"] else None
-    ngram_parts = [ngram_contributions(h, table, cfg, len(labels)) for h in hashes]
+    strings = docs[0].vocab.strings if docs else None
+    ngram_parts = [ngram_contributions(h, table, cfg, len(labels), strings) for h in hashes]
     offsets = numpy.stack([p.sum(axis=0) for p in ngram_parts]).astype("float32") if docs else None
     wanted = numpy.full(len(docs), -1 if label is None else labels.index(label), dtype="int32")
     results: Dict[int, dict] = {}

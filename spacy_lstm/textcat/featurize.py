@@ -6,14 +6,16 @@ Keras Embedding. Lookups are vectorised (model_attrs.TokenTable), so featurising
 Python work per token, and each doc's attribute array is read once for both paths.
 """
 from collections import Counter
-from typing import Iterable, Iterator, List, Sequence, Tuple
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.attrs import IDS as ATTR_IDS
-from spacy.strings import get_string_id
+from spacy.strings import StringStore, get_string_id
 from spacy.tokens import Doc
 
 from ..model_attrs import PAD_ID, PAD_TOKEN, UNK_ID, UNK_TOKEN, TokenTable
+from .char_ngrams import token_char_ids
+from .ngram_model import char_range, order_ranges
 
 TRUNCATIONS = ("head", "tail", "head_tail")
 
@@ -118,15 +120,31 @@ def ngram_hashes(hashes: numpy.ndarray, ngram_size: int) -> List[numpy.ndarray]:
     return grams
 
 
-def ngram_buckets(hashes: numpy.ndarray, ngram_size: int, length: int, *, distinct: bool) -> List[numpy.ndarray]:
+def ngram_buckets(
+    hashes: numpy.ndarray, ngram_size: int, length: int, *, distinct: bool, char_ngrams: int = 0
+) -> List[numpy.ndarray]:
     """The bucket id in [1, length) of every n-gram occurrence, one array per order 1..n (the
     k-th entry of order n covers tokens k..k+n-1): `distinct` (LSTMTextCat.v2) hashes each
-    order into its own range, else (v1) all orders share the buckets; 0 stays padding."""
+    order into its own range (after the character n-grams' range when `char_ngrams` is on;
+    ngram_model.bucket_ranges), else (v1) all orders share the buckets; 0 stays padding."""
     grams = ngram_hashes(hashes, ngram_size)
     if not distinct:
         return [(g % numpy.uint64(length - 1) + numpy.uint64(1)).astype("int32") for g in grams]
-    per_order = numpy.uint64((length - 1) // ngram_size)
-    return [(g % per_order + numpy.uint64(1) + numpy.uint64(k) * per_order).astype("int32") for k, g in enumerate(grams)]
+    ranges = order_ranges(length, ngram_size, char_ngrams)
+    return [(g % numpy.uint64(end - start) + numpy.uint64(start)).astype("int32") for g, (start, end) in zip(grams, ranges)]
+
+
+def char_positions(tokens: numpy.ndarray, cfg: dict) -> numpy.ndarray:
+    """Which of the tokens (hashes or positions) the n-gram path reads also give character
+    n-grams: at most bow_char_max_length of them (0 = all), truncated as the model truncates."""
+    return truncate(tokens, cfg["bow_char_max_length"], cfg["truncation"])
+
+
+def char_ids(hashes: numpy.ndarray, cfg: dict, strings: Optional[StringStore]) -> List[numpy.ndarray]:
+    """Per token hash, its distinct character n-gram bucket ids (char_ngrams.py)."""
+    if strings is None:
+        raise ValueError("Character n-grams (bow_char_ngrams) need the docs' StringStore to read token strings.")
+    return token_char_ids(hashes, strings, cfg["bow_char_ngrams"], char_range(cfg["bow_length"], cfg["bow_ngram_size"]))
 
 
 def hashed_ngrams(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.ndarray:
@@ -134,20 +152,30 @@ def hashed_ngrams(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.
     return numpy.concatenate(ngram_buckets(hashes, ngram_size, length, distinct=False))
 
 
-def ngram_set(hashes: numpy.ndarray, ngram_size: int, length: int) -> numpy.ndarray:
-    """The distinct bucket ids of a doc's 1..ngram_size-grams, each order hashed into its own
-    range of [1, length) (LSTMTextCat.v2: presence, not counts, and a model that uses only
-    some orders is exact; see ngram_model.order_ranges)."""
-    return numpy.unique(numpy.concatenate(ngram_buckets(hashes, ngram_size, length, distinct=True)))
+def uses_chars(cfg: dict) -> bool:
+    """Whether an architecture's n-gram path has character n-grams (v2, bow_char_ngrams > 0)."""
+    return cfg.get("ngram_model") == "fitted" and bool(cfg["bow_ngram_size"]) and bool(cfg.get("bow_char_ngrams"))
+
+
+def ngram_ids(hashes: numpy.ndarray, cfg: dict, strings: Optional[StringStore] = None) -> numpy.ndarray:
+    """One doc's n-gram bucket ids as an architecture's n-gram path reads them, from its first
+    and last `bow_max_length` tokens (0 = all): LSTMTextCat.v2 ("fitted") each distinct word
+    n-gram and (bow_char_ngrams) character n-gram once, v1 every occurrence in shared buckets."""
+    hashes = truncate(hashes, cfg["bow_max_length"], cfg["truncation"])
+    if cfg.get("ngram_model") != "fitted":
+        return hashed_ngrams(hashes, cfg["bow_ngram_size"], cfg["bow_length"])
+    chars = cfg["bow_char_ngrams"] if uses_chars(cfg) else 0
+    buckets = ngram_buckets(hashes, cfg["bow_ngram_size"], cfg["bow_length"], distinct=True, char_ngrams=chars)
+    if chars:
+        buckets += char_ids(char_positions(hashes, cfg), cfg, strings)
+    return numpy.unique(numpy.concatenate(buckets))
 
 
 def hashes_to_ngrams(
-    hashes: Sequence[numpy.ndarray], max_length: int, truncation: str, ngram_size: int, length: int, *, distinct: bool = False
+    hashes: Sequence[numpy.ndarray], cfg: dict, strings: Optional[StringStore] = None
 ) -> List[numpy.ndarray]:
-    """Hashed n-gram bucket ids of each doc's first/last `max_length` tokens (0 = all):
-    every occurrence in shared buckets, or (`distinct`) each n-gram once in its order's range."""
-    to_ids = ngram_set if distinct else hashed_ngrams
-    return [to_ids(truncate(h, max_length, truncation), ngram_size, length) for h in hashes]
+    """Each doc's n-gram bucket ids (ngram_ids); `strings` for character n-grams."""
+    return [ngram_ids(h, cfg, strings) for h in hashes]
 
 
 def pad(seqs: Sequence[numpy.ndarray]) -> numpy.ndarray:
@@ -175,11 +203,8 @@ def doc_features(docs: Sequence[Doc], table: TokenTable, cfg: dict) -> Tuple[Lis
     ids = hashes_to_ids(hashes, table, cfg["max_length"], cfg["truncation"])
     if not cfg["bow_ngram_size"]:
         return (ids,)
-    ngrams = hashes_to_ngrams(
-        hashes, cfg["bow_max_length"], cfg["truncation"], cfg["bow_ngram_size"], cfg["bow_length"],
-        distinct=cfg.get("ngram_model") == "fitted",
-    )
-    return ids, ngrams
+    strings = docs[0].vocab.strings if len(docs) else None
+    return ids, hashes_to_ngrams(hashes, cfg, strings)
 
 
 def network_inputs(features: Tuple[List[numpy.ndarray], ...], idx: Sequence[int]):

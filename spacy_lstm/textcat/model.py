@@ -135,7 +135,7 @@ def _with_fitted_ngrams(model: Model, weights, docs: List[Doc], truths) -> dict:
     ngrams = textcat_features(model, docs)[1]
     fit = fit_ngram_model(
         ngrams, truths, exclusive=cfg["exclusive_classes"], n_buckets=cfg["bow_length"],
-        ngram_size=cfg["bow_ngram_size"], C_values=cfg["bow_C"], weightings=cfg["bow_weightings"],
+        ngram_size=cfg["bow_ngram_size"], char_ngrams=cfg["bow_char_ngrams"], C_values=cfg["bow_C"], weightings=cfg["bow_weightings"],
         n_folds=cfg["bow_folds"],
     )
     weights["bow_weights/embeddings"] = fit.weights

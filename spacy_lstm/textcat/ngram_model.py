@@ -14,10 +14,11 @@ also fitted on k-1 of k folds of the training texts, and the logits of each held
 kept ("out-of-fold" logits, as in stacking): the LSTM trains on top of those, and predicts on
 top of the model fitted on all texts.
 
-The same folds choose the model: the n-gram orders (1..n), the weighting ("nb": each n-gram's
-value is its naive-Bayes log-count ratio, which helps on sentiment and long reviews; "none":
-presence) and the inverse regularisation strength C. The candidates with the best out-of-fold
-accuracy (multilabel: the lowest out-of-fold log-loss) win and are averaged, so the choice
+The same folds choose the model: the n-gram orders (1..n), with or without the character
+n-grams (when they are on: they help short texts but not long reviews), the weighting ("nb":
+each n-gram's value is its naive-Bayes log-count ratio, which helps on sentiment and long
+reviews; "none": presence) and the inverse regularisation strength C. The candidates with the
+best out-of-fold accuracy (multilabel: the lowest out-of-fold log-loss) win and are averaged, so the choice
 follows the corpus (bigrams and NB weights for long reviews, unigrams for a small corpus of
 short texts) instead of one setting tuned on one benchmark.
 """
@@ -46,11 +47,25 @@ class NgramFit:
     choice: Dict[str, object]
 
 
-def order_ranges(n_buckets: int, ngram_size: int) -> List[Tuple[int, int]]:
+def bucket_ranges(n_buckets: int, ngram_size: int, char_ngrams: int = 0) -> List[Tuple[int, int]]:
+    """The bucket id ranges [start, end) of the n-gram path, equally wide, after padding (0):
+    [characters,] order 1, ..., order ngram_size. The character n-grams come first, so that
+    every order-k candidate (columns up to the end of order k) uses them; without them the
+    layout is the one pipelines were saved with before they existed."""
+    n_ranges = ngram_size + (1 if char_ngrams else 0)
+    width = (n_buckets - 1) // n_ranges
+    return [(1 + k * width, 1 + (k + 1) * width) for k in range(n_ranges)]
+
+
+def order_ranges(n_buckets: int, ngram_size: int, char_ngrams: int = 0) -> List[Tuple[int, int]]:
     """The bucket id range [start, end) of each n-gram order 1..ngram_size: each order has its
-    own range (0 is padding), so a model that uses only some orders is exact."""
-    per_order = (n_buckets - 1) // ngram_size
-    return [(1 + k * per_order, 1 + (k + 1) * per_order) for k in range(ngram_size)]
+    own range, so a model that uses only some orders is exact."""
+    return bucket_ranges(n_buckets, ngram_size, char_ngrams)[-ngram_size:] if ngram_size else []
+
+
+def char_range(n_buckets: int, ngram_size: int) -> Tuple[int, int]:
+    """The bucket id range [start, end) of the character n-grams (when they are on)."""
+    return bucket_ranges(n_buckets, ngram_size, char_ngrams=2)[0]
 
 
 def ngram_matrix(ngram_ids: Sequence[numpy.ndarray], n_buckets: int):
@@ -155,24 +170,31 @@ def fit_ngram_model(
     exclusive: bool,
     n_buckets: int,
     ngram_size: int,
+    char_ngrams: int = 0,
     C_values: Sequence[float] = (0.1, 0.3, 1.0),
     weightings: Sequence[str] = WEIGHTINGS,
     n_folds: int = 3,
     seed: int = 0,
 ) -> NgramFit:
     """Choose and fit the n-gram path on the training docs' bucket ids (see the module
-    docstring). truths: [n_docs, n_labels] gold values, NaN where a label is not annotated."""
+    docstring). truths: [n_docs, n_labels] gold values, NaN where a label is not annotated;
+    char_ngrams: whether the ids include character n-grams (bucket_ranges)."""
     truths = numpy.asarray(truths, dtype="float64")
     X = ngram_matrix(ngram_ids, n_buckets)
     problems = _Problems(truths, exclusive, n_folds, seed)
-    ranges = order_ranges(n_buckets, ngram_size)
-    candidates = list(product(range(1, ngram_size + 1), weightings, C_values))
+    ranges = order_ranges(n_buckets, ngram_size, char_ngrams)
+    with_chars = (False, True) if char_ngrams else (False,)
+    candidates = list(product(range(1, ngram_size + 1), with_chars, weightings, C_values))
+
+    def columns(order: int, chars: bool) -> slice:  # without characters: from order 1's range on
+        return slice(ranges[0][0] if char_ngrams and not chars else 0, ranges[order - 1][1])
+
     if problems.can_fold:
         scored = []
-        for order, weighting, C in candidates:
-            logits = _held_out(X[:, : ranges[order - 1][1]], problems, C, weighting)
+        for order, chars, weighting, C in candidates:
+            logits = _held_out(X[:, columns(order, chars)], problems, C, weighting)
             accuracy, loss = _score(logits, problems)
-            scored.append(((-accuracy, loss), (order, weighting, C), logits))
+            scored.append(((-accuracy, loss), (order, chars, weighting, C), logits))
         scored.sort(key=lambda item: item[0])
         chosen = [candidate for _, candidate, _ in scored[:AVERAGED]]
         held_out = sum(logits for _, _, logits in scored[:AVERAGED]) / len(chosen)
@@ -181,11 +203,11 @@ def fit_ngram_model(
         chosen, held_out, accuracy, loss = [candidates[-1]], None, None, None
     weights = numpy.zeros((n_buckets, truths.shape[1]), dtype="float64")
     bias = numpy.zeros(truths.shape[1], dtype="float64")
-    for order, weighting, C in chosen:
-        columns = ranges[order - 1][1]
+    for order, chars, weighting, C in chosen:
+        used = columns(order, chars)
         for k, rows, y in zip(problems.labels, problems.rows, problems.targets):
-            w, b = fit_binary(X[rows, :columns], y, C, weighting)
-            weights[:columns, k] += w / len(chosen)
+            w, b = fit_binary(X[rows, used], y, C, weighting)
+            weights[used, k] += w / len(chosen)
             bias[k] += b / len(chosen)
     weights[0] = 0.0
     if held_out is not None and not exclusive:  # docs whose label is not annotated: the full model
@@ -193,7 +215,7 @@ def fit_ngram_model(
             unknown = numpy.setdiff1d(numpy.arange(X.shape[0]), rows)
             held_out[unknown, k] = X[unknown] @ weights[:, k] + bias[k]
     choice = {
-        "candidates": [{"ngram_orders": o, "weighting": w, "C": c} for o, w, c in chosen],
+        "candidates": [{"ngram_orders": o, "char_ngrams": ch, "weighting": w, "C": c} for o, ch, w, c in chosen],
         "held_out_accuracy": accuracy,
         "held_out_log_loss": loss,
     }
