@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import spacy
+from spacy.cli.evaluate import evaluate
 from spacy.tokens import DocBin
 
 from test_textcat import review_texts
@@ -45,12 +46,10 @@ def test_spacy_train_and_evaluate(tmp_path, config, component):
     assert "CATS_SCORE" in out.stdout
     best = tmp_path / "out" / "model-best"
     assert (best / component / "model").is_file()
+    # `spacy evaluate`, in this process: what it runs is spaCy's, and one TensorFlow start
+    # (the training above, from the entry points alone) is proof enough of the plugin's side.
     metrics = tmp_path / "metrics.json"
-    out = subprocess.run(
-        [sys.executable, "-m", "spacy", "evaluate", str(best), str(tmp_path / "dev.spacy"), "--output", str(metrics)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
+    evaluate(str(best), tmp_path / "dev.spacy", output=metrics, silent=True)
     scores = json.loads(metrics.read_text())
     assert 0.5 < scores["cats_score"] <= 1.0
     assert 0.0 <= scores["cats_macro_auc"] <= 1.0
