@@ -20,8 +20,8 @@ from spacy.tokens import DocBin
 from spacy.util import load_config
 
 from spacy_lstm.textcat.architecture import build_lstm_textcat_v2
-from spacy_lstm.textcat.featurize import doc_hashes, hashes_to_ngrams
-from spacy_lstm.textcat.ngram_model import fit_ngram_model
+from spacy_lstm.textcat.featurize import doc_ngrams
+from spacy_lstm.textcat.ngram_model import fit_ngram_model, ngram_logits
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,10 +41,6 @@ def model_settings(config: Path) -> dict:
     return {**defaults, **given, "ngram_model": "fitted"}
 
 
-def ngrams(docs, m: dict):
-    return hashes_to_ngrams(doc_hashes(docs, m["attr"]), m, docs[0].vocab.strings)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpora", nargs="+", type=Path)
@@ -60,11 +56,11 @@ def main() -> None:
             test, y_test = load(split / "test.spacy", vocab)
             start = time.perf_counter()
             fit = fit_ngram_model(
-                ngrams(train, m), y_train, exclusive=True, n_buckets=m["bow_length"], ngram_size=m["bow_ngram_size"],
+                doc_ngrams(train, m), y_train, exclusive=True, n_buckets=m["bow_length"], ngram_size=m["bow_ngram_size"],
                 char_ngrams=m["bow_char_ngrams"], C_values=m["bow_C"], weightings=m["bow_weightings"], n_folds=m["bow_folds"],
             )
             seconds = time.perf_counter() - start  # featurising and fitting: the n-gram part of initialize
-            logits = numpy.stack([fit.weights[ids].sum(axis=0) for ids in ngrams(test, m)]) + fit.bias
+            logits = ngram_logits(fit.weights, fit.bias, doc_ngrams(test, m))
             accuracies.append(float((logits.argmax(axis=1) == y_test.argmax(axis=1)).mean()))
             print(f"{corpus.name} {split.name}: {accuracies[-1]:.4f} ({seconds:.1f} s to fit) {fit.choice['candidates']}", flush=True)
         if accuracies:

@@ -21,7 +21,7 @@ from ..model_attrs import ArchitectureSettings, TokenTable, TrainingState, check
 from ..validate import check_choice, check_integer, check_number, is_integer
 from .featurize import TRUNCATIONS, attr_id
 from .model import build_network, numpy_forward_of, resize_textcat_output, textcat_forward, textcat_init
-from .ngram_model import WEIGHTINGS
+from .ngram_model import WEIGHTINGS, bucket_ranges
 from .pretrained import is_encoder
 
 
@@ -165,8 +165,9 @@ def _textcat_model(cfg: ArchitectureSettings, nO: Optional[int]) -> Model[List[D
     check_choice("pooling", cfg["pooling"], POOLINGS)
     check_choice("truncation", cfg["truncation"], TRUNCATIONS)
     check_settings(cfg, INTEGER_MINIMUMS, ("dropout", "recurrent_dropout"))
-    n_ranges = cfg["bow_ngram_size"] + (1 if cfg.get("bow_char_ngrams") else 0)
-    if cfg["ngram_model"] == "fitted" and cfg["bow_length"] <= n_ranges:
+    ranges = bucket_ranges(cfg["bow_length"], cfg["bow_ngram_size"], cfg.get("bow_char_ngrams", 0))
+    n_ranges = len(ranges)
+    if cfg["ngram_model"] == "fitted" and any(end <= start for start, end in ranges):
         raise ValueError(
             f"bow_length = {cfg['bow_length']} leaves no bucket for some of the n-gram path's "
             f"{n_ranges} bucket ranges (one per order, and one for character n-grams): set "

@@ -203,8 +203,12 @@ def doc_features(docs: Sequence[Doc], table: TokenTable, cfg: dict) -> Tuple[Lis
     ids = hashes_to_ids(hashes, table, cfg["max_length"], cfg["truncation"])
     if not cfg["bow_ngram_size"]:
         return (ids,)
-    strings = docs[0].vocab.strings if len(docs) else None
-    return ids, hashes_to_ngrams(hashes, cfg, strings)
+    return ids, hashes_to_ngrams(hashes, cfg, docs[0].vocab.strings if len(docs) else None)
+
+
+def doc_ngrams(docs: Sequence[Doc], cfg: dict) -> List[numpy.ndarray]:
+    """Each doc's n-gram bucket ids alone (doc_features without the token ids)."""
+    return hashes_to_ngrams(doc_hashes(docs, cfg["attr"]), cfg, docs[0].vocab.strings if len(docs) else None)
 
 
 def network_inputs(features: Tuple[List[numpy.ndarray], ...], idx: Sequence[int]):

@@ -13,7 +13,8 @@ from thinc.api import Model
 from ..errors import NotInitializedError
 from ..keras.numpy_networks import sigmoid, softmax
 from ..model_attrs import TokenTable, get_shim
-from .featurize import build_token_table, doc_features, length_buckets, network_inputs
+from .featurize import build_token_table, doc_features, doc_ngrams, length_buckets, network_inputs
+from .ngram_model import fit_ngram_model, ngram_logits
 from .pretrained import extended_table, with_pretrained
 
 logger = logging.getLogger("spacy")
@@ -122,8 +123,6 @@ def _with_fitted_ngrams(model: Model, weights, docs: List[Doc], truths) -> dict:
     """Fit the n-gram path (ngram_model.py) and put it in the weights; keep, for training in
     this process, each training text's offset from the fitted path's logits to its
     out-of-fold logits."""
-    from .ngram_model import fit_ngram_model
-
     cfg = model.attrs["cfg"]
     truths = None if truths is None else numpy.asarray(truths, dtype="float64")
     if truths is None or truths.shape != (len(docs), model.get_dim("nO")):
@@ -145,7 +144,7 @@ def _with_fitted_ngrams(model: Model, weights, docs: List[Doc], truths) -> dict:
     state = model.attrs["training_state"]
     state.pop("held_out_offsets", None)
     if fit.held_out_logits is not None:
-        offsets = fit.held_out_logits - (numpy.stack([fit.weights[ids].sum(axis=0) for ids in ngrams]) + fit.bias)
+        offsets = fit.held_out_logits - ngram_logits(fit.weights, fit.bias, ngrams)
         state["held_out_offsets"] = {hash(doc.text): offset for doc, offset in zip(docs, offsets)}
     logger.info("lstm_textcat: n-gram path fitted: %s", fit.choice)
     return weights
@@ -161,8 +160,7 @@ def ngram_path_scores(model: Model, docs: List[Doc]) -> Optional[numpy.ndarray]:
         return None
     table = get_shim(model).get_weights()["bow_weights/embeddings"]
     bias = numpy.pad(numpy.asarray(bias, dtype="float32"), (0, table.shape[1] - len(bias)))  # labels added later
-    ngrams = textcat_features(model, docs)[1]
-    logits = numpy.stack([table[ids].sum(axis=0) for ids in ngrams]) + bias if docs else numpy.zeros((0, len(bias)))
+    logits = ngram_logits(table, bias, doc_ngrams(docs, cfg))
     return softmax(logits) if cfg["exclusive_classes"] else sigmoid(logits)
 
 

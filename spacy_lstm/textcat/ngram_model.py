@@ -68,6 +68,13 @@ def char_range(n_buckets: int, ngram_size: int) -> Tuple[int, int]:
     return bucket_ranges(n_buckets, ngram_size, char_ngrams=2)[0]
 
 
+def ngram_logits(weights: numpy.ndarray, bias: numpy.ndarray, ngram_ids: Sequence[numpy.ndarray]) -> numpy.ndarray:
+    """[n_docs, n_labels] logits of the n-gram path: each doc's bucket weights summed, plus bias."""
+    if not len(ngram_ids):
+        return numpy.zeros((0, len(bias)), dtype=weights.dtype)
+    return numpy.stack([weights[ids].sum(axis=0) for ids in ngram_ids]) + bias
+
+
 def ngram_matrix(ngram_ids: Sequence[numpy.ndarray], n_buckets: int):
     """Binary CSR matrix [n_docs, n_buckets]: which bucket ids each doc has."""
     from scipy.sparse import csr_matrix
