@@ -29,10 +29,10 @@ def main() -> None:
     rows = [(top_label(p.cats), top_label(g.cats), max(p.cats.values()), p) for p, g in zip(predicted, gold)]
     errors = sorted((r for r in rows if r[0] != r[1]), key=lambda r: -r[2])[: args.n]
     correct = sorted((r for r in rows if r[0] == r[1]), key=lambda r: -r[2])[: args.n]
+    textcat.explain([r[3] for r in errors + correct])  # one call: the attribution graph is traced once
     sections = []
     for heading, chosen in ((f"The {len(errors)} most confident errors", errors), (f"{len(correct)} correct predictions", correct)):
         docs = [r[3] for r in chosen]
-        textcat.explain(docs)
         fragment = render_explanations(docs, jupyter=False, titles=[f"gold {r[1]}" for r in chosen]) if docs else ""
         sections.append(f"<h2>{html.escape(heading)}</h2>\n{fragment}")
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from spacy_lstm.generator.architecture import grow_unit_table, stream_nll, unit_
 from spacy_lstm.generator.streams import CHAR_COUNTS_KEY, STREAM_KEY, PlainTextStreams
 from spacy_lstm.model_attrs import get_shim
 
-TINY = {"seq_length": 25, "stateful_training": True, "model": {"lstm_width": 32, "embedding_dim": 8}}
+TINY = {"seq_length": 25, "stateful_training": True, "state_reset_rate": 0.0, "model": {"lstm_width": 32, "embedding_dim": 8}}
 # A random 150-character pattern, repeated: within a window of 25 from a zero state the first
 # characters cannot be told; with the state carried from the previous window they can.
 PATTERN = "".join(numpy.random.default_rng(0).choice(list("abcdefghij"), 150))
@@ -102,6 +102,24 @@ def test_stream_batches_carry_rows_and_keep_untrained_units(tmp_path):
     assert gen._stream_batch([examples[5], examples[4]])[3].all()
     # a piece that does not follow the row's last one (6 and 7 skipped) starts it afresh
     assert not gen._stream_batch([examples[8], examples[9]])[3].any()
+
+
+def test_state_reset_rate_restarts_a_share_of_rows(tmp_path):
+    (tmp_path / "a.txt").write_text(PATTERN * 80, encoding="utf8")
+    nlp = spacy.blank("en")
+    gen = nlp.add_pipe("lstm_generator", config={**TINY, "state_reset_rate": 0.25})
+    reader = PlainTextStreams(tmp_path, streams=8, piece_size=50, seed=0)
+    examples = list(reader(nlp))
+    nlp.initialize(lambda: examples)
+    steps = [gen._stream_batch(examples[i : i + 8])[3] for i in range(0, len(examples) - 8, 8)]
+    kept = numpy.concatenate(steps[1:])  # the first step has no state to keep
+    assert 0.6 < kept.mean() < 0.9  # about 3 in 4 rows carry their state, the rest restart
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.5])
+def test_state_reset_rate_must_be_a_share(rate):
+    with pytest.raises(ValueError, match="state_reset_rate.*from 0 to 1"):
+        spacy.blank("en").add_pipe("lstm_generator", config={"state_reset_rate": rate})
 
 
 def test_resume_keeps_adam_state(trained, tmp_path):

@@ -94,17 +94,19 @@ def language_model_score(examples: Iterable[Example], **kwargs) -> Dict[str, Opt
         "model": DEFAULT_MODEL,
         "seq_length": 100,
         "stateful_training": False,
+        "state_reset_rate": 0.02,
         "scorer": {"@scorers": "spacy_lstm.language_model_scorer.v1"},
     },
     default_score_weights=SCORE_WEIGHTS,
 )
 def make_lstm_generator(
-    nlp: Language, name: str, model: Model, seq_length: int, stateful_training: bool, scorer: Optional[Callable]
+    nlp: Language, name: str, model: Model, seq_length: int, stateful_training: bool, state_reset_rate: float,
+    scorer: Optional[Callable],
 ) -> "LSTMGenerator":
     """An LSTM language model: trains on raw text, scores docs, generates text."""
     return LSTMGenerator(
-        nlp.vocab, model, name, seq_length=seq_length, stateful_training=stateful_training, scorer=scorer,
-        tokenizer=nlp.tokenizer,
+        nlp.vocab, model, name, seq_length=seq_length, stateful_training=stateful_training,
+        state_reset_rate=state_reset_rate, scorer=scorer, tokenizer=nlp.tokenizer,
     )
 
 
@@ -119,6 +121,7 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
         *,
         seq_length: int = 100,
         stateful_training: bool = False,
+        state_reset_rate: float = 0.02,
         scorer: Optional[Callable] = language_model_score,
         tokenizer: Optional[Callable[[str], Doc]] = None,
     ) -> None:
@@ -128,11 +131,20 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
             raise ValueError(f"[{name}] {err}") from None
         if not isinstance(stateful_training, bool):
             raise ValueError(f"[{name}] stateful_training must be true or false, got {stateful_training!r}.")
+        if isinstance(state_reset_rate, bool) or not isinstance(state_reset_rate, (int, float)) \
+                or not 0.0 <= state_reset_rate <= 1.0:
+            raise ValueError(
+                f"[{name}] state_reset_rate is the share of stream rows that restart from a zero state "
+                f"each step: a number from 0 to 1 (e.g. 0.02), got {state_reset_rate!r}."
+            )
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.cfg = {"seq_length": seq_length, "stateful_training": stateful_training}
+        self.cfg = {
+            "seq_length": seq_length, "stateful_training": stateful_training,
+            "state_reset_rate": float(state_reset_rate),
+        }
         self._stream_rows: List[Optional[tuple]] = []  # per batch row: (stream, end, units left)
         self._tokenizer = tokenizer
         self._rng = numpy.random.default_rng(0)
@@ -238,6 +250,9 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
             streams.append(ids[: n_full * L + 1])
             rows.append((mark[:2], mark[3], ids[n_full * L :]))
         self._stream_rows = rows
+        # Generation starts from a zero state; a model that met it only at epoch starts falls
+        # into garbage after a prompt such as "ROMEO:". A few rows restart every step.
+        keep &= self._rng.random(len(keep)) >= self.cfg.get("state_reset_rate", 0.0)
         inputs, targets, weights = stack_streams(streams, L)
         if not weights.any():
             return None
