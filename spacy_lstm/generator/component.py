@@ -94,7 +94,7 @@ def language_model_score(examples: Iterable[Example], **kwargs) -> Dict[str, Opt
         "model": DEFAULT_MODEL,
         "seq_length": 100,
         "stateful_training": False,
-        "state_reset_rate": 0.02,
+        "state_reset_rate": 0.25,
         "scorer": {"@scorers": "spacy_lstm.language_model_scorer.v1"},
     },
     default_score_weights=SCORE_WEIGHTS,
@@ -121,7 +121,7 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
         *,
         seq_length: int = 100,
         stateful_training: bool = False,
-        state_reset_rate: float = 0.02,
+        state_reset_rate: float = 0.25,
         scorer: Optional[Callable] = language_model_score,
         tokenizer: Optional[Callable[[str], Doc]] = None,
     ) -> None:
@@ -135,7 +135,7 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
                 or not 0.0 <= state_reset_rate <= 1.0:
             raise ValueError(
                 f"[{name}] state_reset_rate is the share of stream rows that restart from a zero state "
-                f"each step: a number from 0 to 1 (e.g. 0.02), got {state_reset_rate!r}."
+                f"each step: a number from 0 to 1 (e.g. 0.25), got {state_reset_rate!r}."
             )
         self.vocab = vocab
         self.model = model
