@@ -57,7 +57,7 @@ setup(
     extras_require={
         "ray": ["ray[data]>=2.9"],
         "project": ["matplotlib>=3.5"],
-        "test": ["pytest>=7", "hypothesis"],  # hypothesis: spaCy's tests/conftest.py (tests/test_spacy_suite.py)
+        "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis"],  # hypothesis: spaCy's tests/conftest.py (tests/test_spacy_suite.py); xdist: two test files at once
     },
     entry_points=ENTRY_POINTS,
     include_package_data=True,
