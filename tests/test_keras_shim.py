@@ -102,3 +102,13 @@ def test_settings_keras_lacks_are_named_in_one_warning_each(monkeypatch):
     about_averages = [str(w.message) for w in caught if "use_averages" in str(w.message)]
     assert len(about_averages) == 1, about_averages
     assert "use_averages = false" in about_averages[0]
+
+
+def test_get_weight_reads_one_variable():
+    _, textcat, _ = initialized_textcat()
+    shim = get_shim(textcat.model)
+    weights = shim.get_weights()
+    path = next(iter(weights))
+    assert numpy.array_equal(shim.get_weight(path), weights[path])
+    with pytest.raises(KeyError, match="has no weight 'nope'"):
+        shim.get_weight("nope")

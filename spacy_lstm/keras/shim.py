@@ -120,6 +120,15 @@ class KerasShim(Shim):
             return dict(self._snapshot or {})
         return {v.path: numpy.asarray(v.numpy()) for v in self._model.weights}
 
+    def get_weight(self, path: str) -> numpy.ndarray:
+        """One weight by variable path, without copying the others (get_weights copies all)."""
+        if self._model is None or not fork.tensorflow_usable():
+            return self.get_weights()[path]
+        for variable in self._model.weights:
+            if variable.path == path:
+                return numpy.asarray(variable.numpy())
+        raise KeyError(f"The network has no weight {path!r}; it has {sorted(v.path for v in self._model.weights)}.")
+
     def set_weights(self, weights: Weights) -> None:
         if self._model is None:
             self._weights = dict(weights)

@@ -158,7 +158,7 @@ def ngram_path_scores(model: Model, docs: List[Doc]) -> Optional[numpy.ndarray]:
     bias = model.attrs.get("ngram_bias") or []
     if cfg.get("ngram_model") != "fitted" or not cfg["bow_ngram_size"] or not bias or not is_initialized(model):
         return None
-    table = get_shim(model).get_weights()["bow_weights/embeddings"]
+    table = get_shim(model).get_weight("bow_weights/embeddings")
     bias = numpy.pad(numpy.asarray(bias, dtype="float32"), (0, table.shape[1] - len(bias)))  # labels added later
     logits = ngram_logits(table, bias, doc_ngrams(docs, cfg))
     return softmax(logits) if cfg["exclusive_classes"] else sigmoid(logits)
