@@ -251,7 +251,8 @@ class LSTMGenerator(KerasComponentMixin, TrainablePipe):
             rows.append((mark[:2], mark[3], ids[n_full * L :]))
         self._stream_rows = rows
         # Generation starts from a zero state; a model that met it only at epoch starts falls
-        # into garbage after a prompt such as "ROMEO:". A few rows restart every step.
+        # into garbage after a prompt such as "ROMEO:". So a share of the rows (state_reset_rate)
+        # restarts from zeros every step.
         keep &= self._rng.random(len(keep)) >= self.cfg.get("state_reset_rate", 0.0)
         inputs, targets, weights = stack_streams(streams, L)
         if not weights.any():
