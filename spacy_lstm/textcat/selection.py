@@ -26,8 +26,8 @@ GUARD_Z = 1.645
 
 
 def decisions(scores: numpy.ndarray, exclusive: bool, threshold: float) -> numpy.ndarray:
-    """The predicted label per doc (exclusive classes) or a 0/1 decision per doc and label."""
-    return scores.argmax(axis=1) if exclusive else (scores >= threshold).astype("int8")
+    """The predicted label per doc (exclusive classes) or a yes/no decision per doc and label."""
+    return scores.argmax(axis=1) if exclusive else scores >= threshold
 
 
 def guarded_scores(
@@ -55,8 +55,8 @@ def guarded_scores(
     else:
         cells = known > 0
         gold = (truths >= 0.5)[cells]
-        correct = decisions(scores, False, threshold)[cells].astype(bool) == gold
-        ref_correct = None if reference is None else decisions(reference, False, threshold)[cells].astype(bool) == gold
+        correct = decisions(scores, False, threshold)[cells] == gold
+        ref_correct = None if reference is None else decisions(reference, False, threshold)[cells] == gold
     n = correct.size
     if n == 0:
         return {}
