@@ -3,26 +3,22 @@
 thinc's own TensorFlowWrapper is Keras-2-only and copied every weight through NumPy on each
 update. This shim keeps forward, backward and the optimizer step inside compiled TensorFlow
 graphs (`tf.function`), and stores weights as plain NumPy arrays keyed by Keras variable path
-inside thinc's msgpack model file: no pickle, no Keras archive, no code from the model
-directory. The network is always rebuilt from the config, lazily, in the process that uses it.
+inside thinc's msgpack model file (keras/weights_io.py): no pickle, no Keras archive, no code
+from the model directory. The network is always rebuilt from the config, lazily, in the process
+that uses it.
 """
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy
-import srsly
 from thinc.api import Optimizer
 from thinc.shims import Shim
 
-from ..errors import ForkedProcessError, ModelDataError
+from ..errors import ForkedProcessError
 from . import fork
 from .backend import keras, tf
 from .losses import ACTIVATIONS, LOSSES, NUMPY_ACTIVATIONS
 from .optimizer import ONE_GROUP, LearningRateGroups, OptimizerLink
-
-WEIGHTS_FORMAT = "spacy-lstm.weights"
-WEIGHTS_VERSION = 1
-
-Weights = Dict[str, numpy.ndarray]
+from .weights_io import Weights, assign_weights, weights_from_bytes, weights_to_bytes
 
 
 def as_tensors(inputs):
@@ -82,7 +78,7 @@ class KerasShim(Shim):
         if self._model is None:
             model = self._build_network()
             if self._weights is not None:
-                self._assign(model, self._weights)
+                assign_weights(model, self._weights)
                 self._weights = None
             self._model = model
         return self._model
@@ -133,25 +129,8 @@ class KerasShim(Shim):
         if self._model is None:
             self._weights = dict(weights)
         else:
-            self._assign(self._model, weights)
+            assign_weights(self._model, weights)
         self._version += 1
-
-    @staticmethod
-    def _assign(model: "keras.Model", weights: Weights) -> None:
-        expected = {v.path: tuple(v.shape) for v in model.weights}
-        got = {path: tuple(numpy.shape(array)) for path, array in weights.items()}
-        if expected != got:
-            missing = sorted(set(expected) - set(got))
-            extra = sorted(set(got) - set(expected))
-            wrong = sorted(p for p in set(expected) & set(got) if expected[p] != got[p])
-            raise ModelDataError(
-                "The saved weights do not fit the network built from the config "
-                f"(missing: {missing[:5]}, unexpected: {extra[:5]}, wrong shape: "
-                f"{[(p, got[p], expected[p]) for p in wrong[:5]]}). Load the weights with the "
-                "config they were trained with, or retrain."
-            )
-        for variable in model.weights:
-            variable.assign(weights[variable.path])
 
     def snapshot_weights(self) -> None:
         """Cache the weights as arrays (before a fork, so forked workers can predict)."""
@@ -175,29 +154,15 @@ class KerasShim(Shim):
         self._saved_optimizer_state = dict(state) if state else None
 
     def to_bytes(self) -> bytes:
-        weights = self.get_weights()
-        msg = {
-            "format": WEIGHTS_FORMAT,
-            "version": WEIGHTS_VERSION,
-            "weights": [[path, numpy.ascontiguousarray(a)] for path, a in weights.items()],
-        }
-        optimizer_state = self.get_optimizer_state()
-        if optimizer_state:  # so that training resumes where it stopped (`source`)
-            msg["optimizer"] = [[name, numpy.ascontiguousarray(a)] for name, a in optimizer_state.items()]
-        return srsly.msgpack_dumps(msg)
+        # the optimizer state too, so that training resumes where it stopped (`source`)
+        return weights_to_bytes(self.get_weights(), self.get_optimizer_state())
 
     def from_bytes(self, data: bytes) -> "KerasShim":
-        try:
-            msg = srsly.msgpack_loads(data)
-        except Exception as err:
-            raise ModelDataError(f"The model weights could not be read ({err}).") from None
-        if not isinstance(msg, dict) or msg.get("format") != WEIGHTS_FORMAT:
-            raise ModelDataError("The model weights are not in spacy-lstm's format.")
-        weights = {path: numpy.asarray(array) for path, array in msg["weights"]}
+        weights, optimizer_state = weights_from_bytes(data)
         if weights:
             self._model = None
             self._reset_training_state()
-            self._saved_optimizer_state = {name: numpy.asarray(a) for name, a in msg.get("optimizer", [])} or None
+            self._saved_optimizer_state = optimizer_state
             self._weights = weights
             self._snapshot = weights
             self._version += 1
