@@ -61,7 +61,7 @@ def test_without_character_ngrams_the_ids_are_those_of_before():
     assert ngram_set(hashes, 2, 262144).tolist() == [
         7210, 12171, 23512, 37273, 45779, 47945, 157835, 161573, 220488, 233439, 238988, 240578]
     assert ngram_ids(hashes, V2_NGRAMS).tolist() == [65, 166, 185, 238, 288, 360, 473, 557, 646, 682, 744, 888]
-    assert order_ranges(1000, 3) == order_ranges(1000, 3, char_ngrams=0) == [(1, 334), (334, 667), (667, 1000)]
+    assert order_ranges(1000, 3) == order_ranges(1000, 3, with_chars=False) == [(1, 334), (334, 667), (667, 1000)]
 
 
 def test_character_ngrams_have_their_own_range_first():
@@ -69,7 +69,7 @@ def test_character_ngrams_have_their_own_range_first():
     doc = nlp.make_doc("The movie was great , great fun")
     cfg = {**V2_NGRAMS, "bow_char_ngrams": 5}
     ids = ngram_ids(doc.to_array("LOWER"), cfg, nlp.vocab.strings)
-    (c_lo, c_hi), ranges = char_range(1000, 3), order_ranges(1000, 3, char_ngrams=5)
+    (c_lo, c_hi), ranges = char_range(1000, 3), order_ranges(1000, 3, with_chars=True)
     assert (c_lo, c_hi) == (1, 250) and ranges == [(250, 499), (499, 748), (748, 997)]
     chars = ids[ids < c_hi]
     assert len(chars) > 30 and chars.min() >= c_lo

@@ -165,7 +165,7 @@ def _textcat_model(cfg: ArchitectureSettings, nO: Optional[int]) -> Model[List[D
     check_choice("pooling", cfg["pooling"], POOLINGS)
     check_choice("truncation", cfg["truncation"], TRUNCATIONS)
     check_settings(cfg, INTEGER_MINIMUMS, ("dropout", "recurrent_dropout"))
-    ranges = bucket_ranges(cfg["bow_length"], cfg["bow_ngram_size"], cfg.get("bow_char_ngrams", 0))
+    ranges = bucket_ranges(cfg["bow_length"], cfg["bow_ngram_size"], with_chars=bool(cfg.get("bow_char_ngrams", 0)))
     n_ranges = len(ranges)
     if cfg["ngram_model"] == "fitted" and any(end <= start for start, end in ranges):
         raise ValueError(

@@ -130,7 +130,7 @@ def ngram_buckets(
     grams = ngram_hashes(hashes, ngram_size)
     if not distinct:
         return [(g % numpy.uint64(length - 1) + numpy.uint64(1)).astype("int32") for g in grams]
-    ranges = order_ranges(length, ngram_size, char_ngrams)
+    ranges = order_ranges(length, ngram_size, with_chars=bool(char_ngrams))
     return [(g % numpy.uint64(end - start) + numpy.uint64(start)).astype("int32") for g, (start, end) in zip(grams, ranges)]
 
 

@@ -47,25 +47,25 @@ class NgramFit:
     choice: Dict[str, object]
 
 
-def bucket_ranges(n_buckets: int, ngram_size: int, char_ngrams: int = 0) -> List[Tuple[int, int]]:
+def bucket_ranges(n_buckets: int, ngram_size: int, with_chars: bool = False) -> List[Tuple[int, int]]:
     """The bucket id ranges [start, end) of the n-gram path, equally wide, after padding (0):
     [characters,] order 1, ..., order ngram_size. The character n-grams come first, so that
     every order-k candidate (columns up to the end of order k) uses them; without them the
     layout is the one pipelines were saved with before they existed."""
-    n_ranges = ngram_size + (1 if char_ngrams else 0)
+    n_ranges = ngram_size + (1 if with_chars else 0)
     width = (n_buckets - 1) // n_ranges
     return [(1 + k * width, 1 + (k + 1) * width) for k in range(n_ranges)]
 
 
-def order_ranges(n_buckets: int, ngram_size: int, char_ngrams: int = 0) -> List[Tuple[int, int]]:
+def order_ranges(n_buckets: int, ngram_size: int, with_chars: bool = False) -> List[Tuple[int, int]]:
     """The bucket id range [start, end) of each n-gram order 1..ngram_size: each order has its
     own range, so a model that uses only some orders is exact."""
-    return bucket_ranges(n_buckets, ngram_size, char_ngrams)[-ngram_size:] if ngram_size else []
+    return bucket_ranges(n_buckets, ngram_size, with_chars)[-ngram_size:] if ngram_size else []
 
 
 def char_range(n_buckets: int, ngram_size: int) -> Tuple[int, int]:
     """The bucket id range [start, end) of the character n-grams (when they are on)."""
-    return bucket_ranges(n_buckets, ngram_size, char_ngrams=2)[0]
+    return bucket_ranges(n_buckets, ngram_size, with_chars=True)[0]
 
 
 def ngram_logits(weights: numpy.ndarray, bias: numpy.ndarray, ngram_ids: Sequence[numpy.ndarray]) -> numpy.ndarray:
@@ -189,7 +189,7 @@ def fit_ngram_model(
     truths = numpy.asarray(truths, dtype="float64")
     X = ngram_matrix(ngram_ids, n_buckets)
     problems = _Problems(truths, exclusive, n_folds, seed)
-    ranges = order_ranges(n_buckets, ngram_size, char_ngrams)
+    ranges = order_ranges(n_buckets, ngram_size, with_chars=bool(char_ngrams))
     with_chars = (False, True) if char_ngrams else (False,)
     candidates = list(product(range(1, ngram_size + 1), with_chars, weightings, C_values))
 
