@@ -129,6 +129,28 @@ def test_held_out_folds_choose_the_candidate():
     assert fit.choice["held_out_log_loss"] < 0.69
 
 
+def test_candidates_are_ranked_by_held_out_log_loss_not_accuracy(monkeypatch):
+    """A candidate that is right more often but confidently wrong on the rest ranks below one
+    that is less often right but never sure of a mistake (the log-loss is the less noisy
+    ranking on small corpora: ngram_model's docstring gives the figures)."""
+    import spacy_lstm.textcat.ngram_model as ngram_model
+
+    docs, truths = bucket_ids(100, numpy.random.default_rng(5))
+    sign = numpy.where(truths[:, 1] > 0.5, 1.0, -1.0)
+
+    def held_out(X, problems, C, weighting):
+        logits = numpy.zeros((X.shape[0], 2))
+        if C == 1.0:  # 95% right, but sure of its 5 mistakes
+            logits[:, 1] = sign * numpy.where(numpy.arange(X.shape[0]) < 5, -20.0, 3.0)
+        else:  # 80% right, never sure
+            logits[:, 1] = sign * numpy.where(numpy.arange(X.shape[0]) < 20, -0.5, 3.0)
+        return logits
+
+    monkeypatch.setattr(ngram_model, "_held_out", held_out)
+    fit = fit_ngram_model(docs, truths, exclusive=True, n_buckets=64, ngram_size=1, C_values=[0.1, 1.0], weightings=["none"])
+    assert [c["C"] for c in fit.choice["candidates"]] == [0.1, 1.0]  # lowest log-loss first
+
+
 def test_held_out_folds_choose_whether_to_use_the_character_ngrams():
     # the character range [1, 32) holds the evidence (buckets 1 and 2), order 1's [32, 63) noise
     docs, truths = bucket_ids(90, numpy.random.default_rng(4))

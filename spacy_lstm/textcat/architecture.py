@@ -108,7 +108,7 @@ def build_lstm_textcat_v2(
     bow_ngram_size: int = 2,
     bow_length: int = 262144,
     bow_max_length: int = 5000,
-    bow_C: List[float] = [0.1, 0.3, 1.0],
+    bow_C: List[float] = [0.03, 0.1, 0.3, 1.0],
     bow_weightings: List[str] = ["nb", "none"],
     bow_folds: int = 3,
     bow_char_ngrams: int = 0,
