@@ -25,7 +25,8 @@ def test_same_predictions_score_the_ngram_accuracy():
     gold = [0, 1] * 50
     reference = gold[:80] + [1 - g for g in gold[80:]]  # 80% right
     scores = exclusive(reference, reference, gold)
-    assert scores == {"cats_accuracy": 0.8, "cats_ngram_accuracy": 0.8, "cats_guarded_accuracy": 0.8}
+    assert scores["cats_accuracy"] == scores["cats_ngram_accuracy"] == scores["cats_guarded_accuracy"] == 0.8
+    assert scores["cats_log_loss"] == scores["cats_ngram_log_loss"]
 
 
 def test_a_gain_within_the_noise_scores_below_the_ngram_model():
@@ -52,7 +53,36 @@ def test_a_clear_gain_counts_less_its_standard_error():
 
 
 def test_without_an_ngram_path_the_guarded_accuracy_is_the_accuracy():
-    assert exclusive([0, 1, 1], None, [0, 1, 0]) == {"cats_accuracy": pytest.approx(2 / 3), "cats_guarded_accuracy": pytest.approx(2 / 3)}
+    scores = exclusive([0, 1, 1], None, [0, 1, 0])
+    assert scores["cats_accuracy"] == pytest.approx(2 / 3) == scores["cats_guarded_accuracy"]
+    assert "cats_ngram_accuracy" not in scores
+
+
+def test_the_log_loss_is_the_mean_negative_log_probability_of_the_gold_label():
+    truths = one_hot([0, 1])
+    scores = numpy.array([[0.8, 0.2], [0.5, 0.5]], dtype="float32")
+    result = guarded_scores(scores, None, truths, numpy.ones_like(truths), exclusive=True, threshold=0.0)
+    assert result["cats_log_loss"] == pytest.approx(-(numpy.log(0.8) + numpy.log(0.5)) / 2, rel=1e-5)
+
+
+def test_a_clear_gain_with_a_worse_log_loss_ranks_below_the_ngram_model():
+    """An LSTM sure of its mistakes: right more often on dev, but the n-gram path's
+    probabilities are the better ones. It must not replace the n-gram model."""
+    gold = numpy.array([0, 1] * 500)
+    truths = one_hot(gold)
+    reference = numpy.where(truths > 0.5, 0.6, 0.4).astype("float32")  # right on all, unsure
+    reference[:200] = 1.0 - reference[:200]  # 80% right
+    lstm = numpy.where(truths > 0.5, 0.999, 0.001).astype("float32")  # right and sure ...
+    lstm[:100] = 1.0 - lstm[:100]  # ... but sure of its 10% mistakes: 90% right
+    scores = guarded_scores(lstm, reference, truths, numpy.ones_like(truths), exclusive=True, threshold=0.0)
+    assert scores["cats_accuracy"] == pytest.approx(0.9) and scores["cats_ngram_accuracy"] == pytest.approx(0.8)
+    assert scores["cats_log_loss"] > scores["cats_ngram_log_loss"]
+    assert scores["cats_guarded_accuracy"] < scores["cats_ngram_accuracy"]
+    # the same gain, as sure as the n-gram path where it is right and wrong: it counts
+    calibrated = numpy.where(truths > 0.5, 0.6, 0.4).astype("float32")
+    calibrated[:100] = 1.0 - calibrated[:100]
+    scores = guarded_scores(calibrated, reference, truths, numpy.ones_like(truths), exclusive=True, threshold=0.0)
+    assert scores["cats_guarded_accuracy"] > scores["cats_ngram_accuracy"]
 
 
 def test_multilabel_counts_annotated_decisions_only():
@@ -84,3 +114,14 @@ def test_the_shipped_configs_select_by_the_guarded_accuracy():
     for name in ("textcat_lstm", "textcat_lstm_multilabel", "textcat_lstm_pretrained"):
         weights = load_config(CONFIGS / f"{name}.cfg")["training"]["score_weights"]
         assert weights["cats_guarded_accuracy"] == 1.0 and weights["cats_score"] == 0.0, name
+
+
+def test_float_rounding_in_the_log_loss_is_not_a_worse_checkpoint():
+    """The network and the n-gram path's NumPy copy differ in the last float digits at step 0."""
+    gold = numpy.array([0, 1] * 50)
+    truths = one_hot(gold)
+    reference = numpy.where(truths > 0.5, 0.7, 0.3).astype("float32")
+    network = reference * numpy.float32(1.0 - 1e-6)
+    scores = guarded_scores(network, reference, truths, numpy.ones_like(truths), exclusive=True, threshold=0.0)
+    assert scores["cats_log_loss"] > scores["cats_ngram_log_loss"]
+    assert scores["cats_guarded_accuracy"] == scores["cats_ngram_accuracy"] == 1.0

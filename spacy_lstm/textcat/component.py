@@ -62,6 +62,8 @@ SCORE_WEIGHTS = {
     "cats_score": 0.0,
     "cats_accuracy": None,
     "cats_ngram_accuracy": None,
+    "cats_log_loss": None,
+    "cats_ngram_log_loss": None,
     "cats_score_desc": None,
     "cats_micro_p": None,
     "cats_micro_r": None,
