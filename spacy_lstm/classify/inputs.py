@@ -10,15 +10,12 @@ uncompressed JSONL/text file can be read as byte ranges that start at line start
 (:meth:`RecordReader.plan` and ``read_source(start=..., end=...)``, for the Ray engine).
 """
 import csv
-import gzip
 import io
 import json
-import sys
-import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from .files import STREAM_ERRORS, BadFile, OpenedFile, file_size, raise_csv_field_limit, read_lines, splittable
 from .paths import FORMATS, Source, expand_inputs, strip_gz  # noqa: F401 (re-exported)
 
 RAW_SNIPPET_CHARS = 200
@@ -84,65 +81,6 @@ def _undecodable(e: UnicodeError) -> str:
     return f"undecodable bytes (not UTF-8): {e.reason} at byte {e.start}"
 
 
-class _Opened:
-    """A binary file handle that may be gzipped, plus the raw handle for ``tell``."""
-
-    def __init__(self, path: Path, data: Optional[bytes] = None):
-        self.raw = open(path, "rb") if data is None else io.BytesIO(data)
-        if path.name.lower().endswith(".gz"):
-            self.fh = gzip.GzipFile(fileobj=self.raw, mode="rb")
-        else:
-            self.fh = self.raw
-
-    def close(self) -> None:
-        if self.fh is not self.raw:
-            self.fh.close()
-        self.raw.close()
-
-
-_STREAM_ERRORS = (EOFError, OSError, zlib.error, gzip.BadGzipFile)
-
-
-class BadFile(Exception):
-    """A whole file cannot be read as its format (e.g. a CSV without the text column): it
-    becomes one error record and the run goes on with the next file."""
-
-
-def _lines(fh, start: int = 0, end: Optional[int] = None, first_line: int = 1) -> Iterator[Tuple[int, bytes]]:
-    """(line number, line) of the lines that start in bytes ``[start, end)`` of ``fh``."""
-    if start:
-        fh.seek(start)
-    if end is None:
-        yield from enumerate(fh, start=first_line)
-        return
-    pos = start
-    for lineno, line in enumerate(fh, start=first_line):
-        if pos >= end:
-            return
-        pos += len(line)
-        yield lineno, line
-
-
-def splittable(source: Source) -> bool:
-    """Records are single lines of a plain (not gzipped) file: it can be read in byte ranges."""
-    return source.kind in ("jsonl", "txt") and not source.path.name.lower().endswith(".gz")
-
-
-_CSV_LIMIT_RAISED = False
-
-
-def _raise_csv_field_limit() -> None:
-    """Python's csv refuses fields over 131,072 characters; allow what the machine allows."""
-    global _CSV_LIMIT_RAISED
-    limit = sys.maxsize
-    while not _CSV_LIMIT_RAISED:
-        try:
-            csv.field_size_limit(limit)
-            _CSV_LIMIT_RAISED = True
-        except OverflowError:
-            limit //= 2
-
-
 class RecordReader:
     """Iterate :class:`Record` objects from a list of :class:`Source`.
 
@@ -167,7 +105,7 @@ class RecordReader:
         if self.by_files:
             self.total = len(self.sources)
         else:
-            self.total = sum(_safe_size(s.path) for s in self.sources)
+            self.total = sum(file_size(s.path) for s in self.sources)
         self.progress = 0
         self._done_bytes = 0
         self._seq = start_seq
@@ -247,15 +185,15 @@ class RecordReader:
             text = text.lstrip("\ufeff")
         return self._good(source, lineno, text, None)
 
-    def _read_lines(self, source: Source, lines: Iterator[Tuple[int, bytes]]) -> Iterator[Record]:
+    def _readread_lines(self, source: Source, lines: Iterator[Tuple[int, bytes]]) -> Iterator[Record]:
         """One record per non-blank line (blank lines separate nothing and are not records)."""
         make = self._jsonl_record if source.kind == "jsonl" else self._txt_record
         for lineno, line in lines:
             if line.strip():
                 yield make(source, lineno, line)
 
-    def _read_csv(self, source: Source, opened: _Opened, delimiter: str) -> Iterator[Record]:
-        _raise_csv_field_limit()
+    def _read_csv(self, source: Source, opened: OpenedFile, delimiter: str) -> Iterator[Record]:
+        raise_csv_field_limit()
         # newline="": quoted fields keep their line breaks, and \r, \n, \r\n all end a row.
         # surrogateescape: one bad byte spoils only its row.
         text = io.TextIOWrapper(opened.fh, encoding="utf8", errors="surrogateescape", newline="")
@@ -298,7 +236,7 @@ class RecordReader:
             obj = dict(zip(header, row))
             yield self._good(source, start, obj[self.text_field], obj, delimiter.join(row))
 
-    def _read_doc(self, source: Source, opened: _Opened) -> Iterator[Record]:
+    def _read_doc(self, source: Source, opened: OpenedFile) -> Iterator[Record]:
         data = opened.fh.read()
         try:
             text = data.decode("utf8").lstrip("\ufeff")
@@ -314,7 +252,7 @@ class RecordReader:
             if self.by_files:
                 self.progress += 1
             else:
-                self._done_bytes += _safe_size(source.path)
+                self._done_bytes += file_size(source.path)
                 self.progress = self._done_bytes
 
     def read_source(
@@ -324,14 +262,14 @@ class RecordReader:
         """Records of one source; ``data`` is the file content if already read. ``start``,
         ``end`` and ``first_line`` read a block of a :func:`splittable` source."""
         try:
-            opened = _Opened(source.path, data)
+            opened = OpenedFile(source.path, data)
         except OSError as e:
             yield self._bad(source, None, f"cannot open file: {e}")
             return
         last_line = first_line - 1
         try:
             if source.kind in ("jsonl", "txt"):
-                it = self._read_lines(source, _lines(opened.fh, start, end, first_line))
+                it = self._readread_lines(source, read_lines(opened.fh, start, end, first_line))
             elif source.kind in ("csv", "tsv"):
                 it = self._read_csv(source, opened, "\t" if source.kind == "tsv" else ",")
             else:
@@ -344,7 +282,7 @@ class RecordReader:
                 except BadFile as e:
                     yield self._bad(source, None, f"file skipped: {e}")
                     break
-                except _STREAM_ERRORS as e:
+                except STREAM_ERRORS as e:
                     # A corrupt/truncated (gzip) stream: record it and go on with the next file.
                     yield self._bad(source, last_line + 1 if source.kind != "doc" else None,
                                     f"unreadable input stream, rest of file skipped: {e}")
@@ -379,7 +317,7 @@ class RecordReader:
                 continue
             with fh:
                 start, first_line, first_seq, n, pos = 0, 1, seq, 0, 0
-                for lineno, line in _lines(fh):
+                for lineno, line in read_lines(fh):
                     if pos - start >= block_bytes:
                         yield Block(i, start, pos, first_line, first_seq, n)
                         start, first_line, first_seq, n = pos, lineno, seq, 0
@@ -397,10 +335,3 @@ def _why_unwritable(e: BaseException) -> str:
     if isinstance(e, RecursionError):
         return "nested too deeply"
     return str(e)
-
-
-def _safe_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
