@@ -91,6 +91,9 @@ def test_multilabel_counts_annotated_decisions_only():
     scores = numpy.array([[0.9, 0.2], [0.8, 0.1]], dtype="float32")  # wrong only on doc 2, label 1
     result = guarded_scores(scores, scores, truths, known, exclusive=False, threshold=0.5)
     assert result["cats_accuracy"] == pytest.approx(2 / 3) == result["cats_guarded_accuracy"]
+    # binary cross-entropy of the three annotated decisions: 0.9 for yes, 0.2 and 0.8 for no
+    expected = -(numpy.log(0.9) + numpy.log(0.8) + numpy.log(0.2)) / 3
+    assert result["cats_log_loss"] == pytest.approx(expected, rel=1e-5) == result["cats_ngram_log_loss"]
 
 
 def test_the_component_reports_the_guard_and_starts_as_its_ngram_path(tmp_path):
