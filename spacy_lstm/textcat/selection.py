@@ -26,9 +26,8 @@ Replayed over the logged evaluations of 13 runs (3 splits of amazon, mr-2000, ny
 one of BBC; the test accuracy of every checkpoint logged), the log-loss condition with
 `GUARD_Z` = 1 chose checkpoints 0.5 points more accurate on test than 1.645 standard errors
 without it (0.752 vs 0.747; 5 runs better, 2 worse, 6 the same; BBC 0.982 vs 0.973), and never
-below the n-gram path on a corpus's mean. The shipped
-configs select on `cats_guarded_accuracy` ([training.score_weights]); the plain `cats_score` is
-still reported.
+below the n-gram path on a corpus's mean. The shipped configs select on `cats_guarded_accuracy`
+([training.score_weights]); the plain `cats_score` is still reported.
 """
 from typing import Dict, Optional
 
