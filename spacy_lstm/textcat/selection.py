@@ -70,7 +70,8 @@ def guarded_scores(
 
         def judge(probs):  # (right or wrong, log-loss) per doc
             probs = probs[keep]
-            return decisions(probs, True, threshold) == gold, -numpy.log(numpy.clip(probs[numpy.arange(len(gold)), gold], EPSILON, 1.0))
+            p_gold = numpy.clip(probs[numpy.arange(len(gold)), gold], EPSILON, 1.0)
+            return decisions(probs, True, threshold) == gold, -numpy.log(p_gold)
     else:
         cells = known > 0
         gold = (truths >= 0.5)[cells]
