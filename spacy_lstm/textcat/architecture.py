@@ -21,7 +21,7 @@ from ..model_attrs import ArchitectureSettings, TokenTable, TrainingState, check
 from ..validate import check_choice, check_integer, check_number, is_integer
 from .featurize import TRUNCATIONS, attr_id
 from .model import build_network, numpy_forward_of, resize_textcat_output, textcat_forward, textcat_init
-from .ngram_model import WEIGHTINGS, bucket_ranges
+from .ngram_model import C_VALUES, WEIGHTINGS, bucket_ranges
 from .pretrained import is_encoder
 
 
@@ -108,8 +108,8 @@ def build_lstm_textcat_v2(
     bow_ngram_size: int = 2,
     bow_length: int = 262144,
     bow_max_length: int = 5000,
-    bow_C: List[float] = [0.03, 0.1, 0.3, 1.0],
-    bow_weightings: List[str] = ["nb", "none"],
+    bow_C: List[float] = list(C_VALUES),
+    bow_weightings: List[str] = list(WEIGHTINGS),
     bow_folds: int = 3,
     bow_char_ngrams: int = 0,
     bow_char_max_length: int = 400,
