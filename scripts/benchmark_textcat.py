@@ -26,6 +26,11 @@ scored once on test:
 * `--max-minutes` stops any system after that much training (a budget for large corpora
   such as IMDB; the table says when a budget ended a run).
 
+With a multilabel config (`--config configs/textcat_lstm_multilabel.cfg`) the spaCy systems are
+the same quickstarts with `textcat_multilabel`, every system is ranked by macro F at its own
+threshold (0.5 for all) beside macro AUC, the corpus is named NAME-multilabel, and the raw Keras
+rows are left out (the baseline script trains exclusive classes only).
+
 Writes OUTPUT_DIR/benchmark_<name>.json (every split) and .md (mean ± std), rebuilds
 OUTPUT_DIR/benchmark.md from all benchmark_*.json, and with `--readme` replaces the table
 between `<!-- benchmark:start -->` and `<!-- benchmark:end -->` in the README.
@@ -55,6 +60,13 @@ SYSTEMS = {
     "keras": "raw Keras model.fit, the lstm row's network",
     "keras_pure": "raw Keras model.fit, the lstm_pure row's network",
     "lstm_pretrained": "lstm_textcat from a language model (textcat_lstm_pretrained.cfg)",
+}
+MULTILABEL_SYSTEMS = {  # the same systems, as a multilabel table names them
+    "lstm": "lstm_textcat_multilabel (configs/textcat_lstm_multilabel.cfg)",
+    "lstm_pure": "lstm_textcat_multilabel, bow_ngram_size = 0 (LSTM alone)",
+    "bow1": "spaCy textcat_multilabel, TextCatBOW.v3 unigrams (efficiency quickstart)",
+    "bow2": "spaCy textcat_multilabel, TextCatBOW.v3 uni+bigrams",
+    "ensemble": "spaCy textcat_multilabel, TextCatEnsemble.v2 (accuracy quickstart, no vectors)",
 }
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 
@@ -100,12 +112,14 @@ def spacy_train(config: Path, corpus, out: Path, overrides: Dict[str, object], m
 
 
 
-def builtin_config(path: Path, optimize: str, ngram_size: int) -> Path:
-    """spaCy's quickstart textcat config (`spacy init config`), without pretrained vectors."""
+def builtin_config(path: Path, optimize: str, ngram_size: int, multilabel: bool = False) -> Path:
+    """spaCy's quickstart textcat (or textcat_multilabel) config (`spacy init config`), without
+    pretrained vectors."""
     from spacy.cli.init_config import init_config
 
-    config = init_config(lang="en", pipeline=["textcat"], optimize=optimize, gpu=False, pretraining=False, silent=True)
-    model = config["components"]["textcat"]["model"]
+    pipe = "textcat_multilabel" if multilabel else "textcat"
+    config = init_config(lang="en", pipeline=[pipe], optimize=optimize, gpu=False, pretraining=False, silent=True)
+    model = config["components"][pipe]["model"]
     bow = model if model.get("@architectures", "").startswith("spacy.TextCatBOW") else model.get("linear_model", {})
     if bow:
         bow["ngram_size"] = ngram_size
@@ -122,6 +136,14 @@ def component_of(config: Path) -> str:
     from spacy.util import load_config
 
     return load_config(config)["nlp"]["pipeline"][-1]
+
+
+def is_multilabel(config: Path) -> bool:
+    """Whether the config trains lstm_textcat_multilabel (any number of labels per doc)."""
+    from spacy.util import load_config
+
+    cfg = load_config(config)
+    return cfg["components"][cfg["nlp"]["pipeline"][-1]].get("factory") == "lstm_textcat_multilabel"
 
 
 def run_system(key: str, args, corpus: Path, work: Path, seed: int) -> dict:
@@ -144,9 +166,9 @@ def run_system(key: str, args, corpus: Path, work: Path, seed: int) -> dict:
         if key == "lstm_pure":
             overrides.update(pure)
     elif key in ("bow1", "bow2"):
-        config = builtin_config(work / f"{key}.cfg", "efficiency", int(key[-1]))
+        config = builtin_config(work / f"{key}.cfg", "efficiency", int(key[-1]), args.multilabel)
     else:
-        config = builtin_config(work / "ensemble.cfg", "accuracy", 1)
+        config = builtin_config(work / "ensemble.cfg", "accuracy", 1, args.multilabel)
         budget = min(budget or numpy.inf, args.ensemble_minutes * 60)
     out = work / f"{key}_s{seed}"
     info = spacy_train(config, corpus, out, overrides, budget)
@@ -158,6 +180,7 @@ def _scores(out: Path, corpus: Path) -> dict:
     return {
         "accuracy": scores["accuracy"],
         "macro_f": scores["cats_macro_f"],
+        "macro_auc": scores["cats_macro_auc"],
         "docs_per_second": scores["docs_per_second"],
         "n_test": scores["n_docs"],
     }
@@ -188,44 +211,61 @@ def lm_seconds(model_best: Path) -> float:
 def summarise(runs: List[dict]) -> dict:
     """Mean and standard deviation over the splits of every figure."""
     out = {"splits": len(runs), "stopped_by_budget": any(r.get("stopped_by_budget") for r in runs)}
-    for field in ("accuracy", "macro_f", "train_seconds", "docs_per_second"):
+    for field in ("accuracy", "macro_f", "macro_auc", "train_seconds", "docs_per_second"):
+        if any(r.get(field) is None for r in runs):  # macro_auc: not recorded before stop 20
+            continue
         values = numpy.asarray([r[field] for r in runs], dtype="float64")
         out[field] = float(values.mean())
         out[field + "_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return out
 
 
-def table(name: str, summary: Dict[str, dict], header: bool = True) -> str:
+def table(name: str, summary: Dict[str, dict], header: bool = True, multilabel: bool = False) -> str:
+    """Markdown rows, one per system; the best headline score in bold: test accuracy for
+    exclusive classes, macro F for multilabel (where accuracy is not defined)."""
+    headline, second = ("macro_f", "macro_auc") if multilabel else ("accuracy", "macro_f")
+    titles = {"accuracy": "test accuracy", "macro_f": "macro F", "macro_auc": "macro AUC"}
     lines = []
     if header:
         lines += [
-            "| corpus | system | test accuracy | macro F | train time | predict docs/s |",
+            f"| corpus | system | {titles[headline]} | {titles[second]} | train time | predict docs/s |",
             "|---|---|---|---|---|---|",
         ]
-    best = max(s["accuracy"] for s in summary.values())
+    best = max(s[headline] for s in summary.values())
     n_splits = max(s["splits"] for s in summary.values())
     for key, s in summary.items():
-        system = SYSTEMS[key] if s["splits"] == n_splits else f"{SYSTEMS[key]} ({s['splits']} split{'s' if s['splits'] > 1 else ''} only)"
-        spread = f" ± {s['accuracy_std']:.3f}" if s["splits"] > 1 else ""
-        acc = f"{s['accuracy']:.3f}{spread}"
-        acc = f"**{acc}**" if s["accuracy"] == best else acc
+        system = (MULTILABEL_SYSTEMS if multilabel else SYSTEMS)[key]
+        if s["splits"] < n_splits:
+            system += f" ({s['splits']} split{'s' if s['splits'] > 1 else ''} only)"
+        spread = f" ± {s[headline + '_std']:.3f}" if s["splits"] > 1 else ""
+        score = f"{s[headline]:.3f}{spread}"
+        score = f"**{score}**" if s[headline] == best else score
+        other = f"{s[second]:.3f}" if second in s else "-"
         budget = " (budget)" if s["stopped_by_budget"] else ""
         lines.append(
-            f"| {name} | {system} | {acc} | {s['macro_f']:.3f} | {s['train_seconds']:.0f} s{budget} | {s['docs_per_second']:.0f} |"
+            f"| {name} | {system} | {score} | {other} | {s['train_seconds']:.0f} s{budget} | {s['docs_per_second']:.0f} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def rebuild_summary(folder: Path) -> str:
-    parts = []
+    """One table for the exclusive-class benchmarks, one for the multilabel ones."""
+    parts: Dict[bool, List[str]] = {False: [], True: []}
     for path in sorted(folder.glob("benchmark_*.json")):
         data = json.loads(path.read_text())
+        multilabel = data.get("multilabel", False)
         name = f"{data['name']} ({data['n_docs']} docs, {data['splits']} split{'s' if data['splits'] > 1 else ''})"
-        parts.append(table(name, data["summary"], header=not parts))
+        parts[multilabel].append(table(name, data["summary"], header=not parts[multilabel], multilabel=multilabel))
     text = (
         "Test accuracy (mean ± std over random 80/10/10 splits), macro F, training time and prediction speed "
-        "(2 CPU cores). Regenerate: `spacy project run benchmark . --vars.dataset NAME`.\n\n" + "".join(parts)
+        "(2 CPU cores). Regenerate: `spacy project run benchmark . --vars.dataset NAME`.\n\n" + "".join(parts[False])
     )
+    if parts[True]:
+        text += (
+            "\nMultilabel: `configs/textcat_lstm_multilabel.cfg` against spaCy's `textcat_multilabel` quickstarts, "
+            "macro F at each system's threshold (0.5) and macro AUC. Regenerate: `spacy project run benchmark . "
+            "--vars.dataset NAME --vars.config textcat_lstm_multilabel`.\n\n" + "".join(parts[True])
+        )
     (folder / "benchmark.md").write_text(text, encoding="utf8")
     return text
 
@@ -243,7 +283,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset")
     parser.add_argument("output_dir", type=Path)
-    parser.add_argument("--name", default=None, help="the corpus name in the tables (default: DATASET, or the file name for jsonl and csv; -N with --limit)")
+    parser.add_argument("--name", default=None, help="the corpus name in the tables (default: DATASET, or the file name for jsonl and csv; -N with --limit; -multilabel with a multilabel config)")
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--systems", default="lstm,lstm_pure,bow1,bow2,ensemble,keras,keras_pure")
@@ -266,9 +306,16 @@ def main(argv=None) -> int:
         parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
     if args.splits < 1:
         parser.error("--splits must be >= 1")
+    args.multilabel = is_multilabel(args.config)
+    if args.multilabel and {"keras", "keras_pure"} & set(systems):
+        print("multilabel config: the raw Keras rows are left out (scripts/keras_baseline.py trains exclusive classes only)")
+        systems = [key for key in systems if key not in ("keras", "keras_pure")]
+    if args.multilabel and "lstm_pretrained" in systems:
+        parser.error("lstm_pretrained trains configs/textcat_lstm_pretrained.cfg, exclusive classes only: drop it from --systems")
     user_input = {"imdb": args.imdb_dir, "jsonl": args.jsonl, "csv": args.csv}.get(args.dataset)
     base = Path(user_input).name.split(".")[0] if args.dataset in ("jsonl", "csv") else args.dataset
-    name = args.name or (f"{base}-{args.limit}" if args.limit else base)
+    default_name = (f"{base}-{args.limit}" if args.limit else base) + ("-multilabel" if args.multilabel else "")
+    name = args.name or default_name
     extra = ["--input", user_input] if user_input else []
     if args.dataset in ("jsonl", "csv"):
         extra += ["--text-field", args.text_field, "--label-field", args.label_field]
@@ -295,13 +342,13 @@ def main(argv=None) -> int:
     summary = {key: summarise(r) for key, r in runs.items()}
     n_splits = max(s["splits"] for s in summary.values())
     record = {"name": name, "dataset": args.dataset, "limit": args.limit, "n_docs": n_docs, "splits": n_splits,
-              "config": str(args.config), "summary": summary, "runs": runs}
+              "config": str(args.config), "multilabel": args.multilabel, "summary": summary, "runs": runs}
     (args.output_dir / f"benchmark_{name}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf8")
-    (args.output_dir / f"benchmark_{name}.md").write_text(table(name, summary), encoding="utf8")
+    (args.output_dir / f"benchmark_{name}.md").write_text(table(name, summary, multilabel=args.multilabel), encoding="utf8")
     text = rebuild_summary(args.output_dir)
     if args.readme:
         update_readme(args.readme, text)
-    print("\n" + table(name, summary))
+    print("\n" + table(name, summary, multilabel=args.multilabel))
     return 0
 
 

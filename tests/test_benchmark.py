@@ -16,12 +16,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 TINY = {"lstm_width": 8, "embedding_dim": 8, "max_vocab": 200, "bow_length": 1025}
 
 
-def tiny_config(tmp_path: Path) -> Path:
-    """The shipped config with a tiny network and a short patience."""
-    config = load_config(ROOT / "configs" / "textcat_lstm.cfg")
-    config["components"]["lstm_textcat"]["model"].update(TINY)
+def tiny_config(tmp_path: Path, name: str = "textcat_lstm") -> Path:
+    """A shipped config with a tiny network and a short patience."""
+    config = load_config(ROOT / "configs" / f"{name}.cfg")
+    config["components"][config["nlp"]["pipeline"][-1]]["model"].update(TINY)
     config["training"].update({"patience": 20, "eval_frequency": 10})
-    path = tmp_path / "tiny.cfg"
+    path = tmp_path / f"tiny_{name}.cfg"
     config.to_disk(path)
     return path
 
@@ -98,6 +98,28 @@ def test_benchmark_runs_end_to_end(tmp_path):
     assert len(rows) == 4 and all(cell.strip() for row in rows for cell in row.strip("|").split("|"))
     text = readme.read_text()
     assert "old" not in text and text.count("| reviews") == 4 and text.endswith("after\n")
+
+
+def test_multilabel_benchmark_ranks_by_macro_f_in_its_own_table(tmp_path):
+    data = tmp_path / "reviews.jsonl"
+    with data.open("w") as f:  # some docs carry two labels
+        for i, (text, label) in enumerate(review_texts(60, seed=4)):
+            f.write(json.dumps({"text": text, "label": [label, "other"] if i % 3 == 0 else [label]}) + "\n")
+    out = tmp_path / "metrics"
+    from benchmark_textcat import main
+
+    args = [
+        "jsonl", str(out), "--jsonl", str(data), "--splits", "1",
+        "--config", str(tiny_config(tmp_path, "textcat_lstm_multilabel")), "--systems", "lstm,bow1,keras",
+    ]
+    assert main(args) == 0
+    record = json.loads((out / "benchmark_reviews-multilabel.json").read_text())
+    assert record["multilabel"] and set(record["summary"]) == {"lstm", "bow1"}  # raw Keras: exclusive only
+    for s in record["summary"].values():
+        assert 0.0 <= s["macro_f"] <= 1.0 and 0.0 <= s["macro_auc"] <= 1.0
+    text = (out / "benchmark.md").read_text()
+    assert "Multilabel" in text and "| corpus | system | macro F | macro AUC |" in text
+    assert text.count("| reviews-multilabel") == 2 and "lstm_textcat_multilabel (configs/" in text
 
 
 def test_learning_curve_runs_and_draws_a_png(tmp_path):
