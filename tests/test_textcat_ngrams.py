@@ -293,3 +293,26 @@ def test_stopping_rule_stops(tmp_path):
     steps = [int(line.split()[1]) for line in out.stdout.splitlines() if line.strip()[:1].isdigit() and len(line.split()) > 3]
     assert steps and max(steps) < 200  # stopped on patience, long before any budget
     assert "max_steps = 0" in (CONFIGS / "textcat_lstm.cfg").read_text()
+
+
+@pytest.mark.parametrize(
+    "name,component,differs",
+    [
+        ("textcat_lstm", "lstm_textcat", {}),
+        ("textcat_lstm_multilabel", "lstm_textcat_multilabel", {"exclusive_classes": False}),
+        ("textcat_lstm_pretrained", "lstm_textcat", {"bidirectional": False}),  # a forward language model
+    ],
+)
+def test_shipped_configs_spell_out_the_factory_defaults(name, component, differs):
+    """A default changed in code (e.g. the n-gram candidates) must reach the shipped configs:
+    their model blocks equal the factory's default model but for the settings they exist to change."""
+    from spacy.util import load_config
+    from thinc.api import Config
+
+    from spacy_lstm.textcat.component import MODEL_CONFIG
+    from spacy_lstm.textcat.ngram_model import C_VALUES, WEIGHTINGS
+
+    default = Config().from_str(MODEL_CONFIG.format(exclusive="true"))["model"]
+    assert default["bow_C"] == list(C_VALUES) and default["bow_weightings"] == list(WEIGHTINGS)
+    shipped = load_config(CONFIGS / f"{name}.cfg")["components"][component]["model"]
+    assert shipped == {**default, **differs}

@@ -22,7 +22,7 @@ from ..component import KerasComponentMixin, TrainingBatch
 from .explain import DEFAULT_STEPS, EXTENSION, Explanation, explain_docs
 from .model import is_initialized, ngram_path_scores, textcat_training_inputs
 from .pretrained import check_compatible, load_language_model
-from .selection import guarded_scores
+from .selection import EPSILON, guarded_scores
 
 MODEL_CONFIG = """
 [model]
@@ -74,7 +74,6 @@ SCORE_WEIGHTS = {
     "cats_macro_auc": None,
     "cats_f_per_type": None,
 }
-EPSILON = 1e-7
 
 
 def default_config(exclusive: bool) -> dict:

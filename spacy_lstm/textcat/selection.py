@@ -35,7 +35,8 @@ import numpy
 
 # A checkpoint's gain over the n-gram path counts beyond this many standard errors.
 GUARD_Z = 1.0
-# Probabilities are clipped here for the log-loss (a one-hot score would give infinity).
+# Probabilities are clipped here for the log-loss and the training loss (a one-hot score would
+# give infinity).
 EPSILON = 1e-7
 # A dev log-loss counts as worse than the n-gram path's beyond this (nats per decision): below
 # it the difference is float rounding between the network and the n-gram path's NumPy copy.
