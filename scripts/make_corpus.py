@@ -24,16 +24,18 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 import corpora
+import splits
 from corpora import CorpusError, LabelledText
 
-LABELLED = ("mr", "cornell", "bbc", "imdb", "jsonl", "csv")
+LABELLED = ("mr", "cornell", "bbc", "reuters", "imdb", "jsonl", "csv")
 
 
 def load(args) -> Tuple[List[LabelledText], Optional[List[LabelledText]]]:
     """The documents to split, and a fixed test set for corpora that come with one."""
     name = args.dataset
-    if name in ("mr", "cornell", "bbc"):
-        reader = {"mr": corpora.read_mr, "cornell": corpora.read_cornell, "bbc": corpora.read_bbc}[name]
+    readers = {"mr": corpora.read_mr, "cornell": corpora.read_cornell, "bbc": corpora.read_bbc, "reuters": corpora.read_reuters}
+    if name in readers:
+        reader = readers[name]
         return list(reader(args.input or corpora.ASSET_PATHS[name])), None
     if args.input is None:
         raise SystemExit(f"{name} needs --input")
@@ -47,13 +49,13 @@ def load(args) -> Tuple[List[LabelledText], Optional[List[LabelledText]]]:
 def split(args, docs: List[LabelledText], fixed_test: Optional[List[LabelledText]]):
     if fixed_test is None:
         if args.limit:
-            docs = corpora.stratified_sample(docs, args.limit, args.seed)
-        return corpora.train_dev_test_split(docs, args.dev, args.test, args.seed)
+            docs = splits.stratified_sample(docs, args.limit, args.seed)
+        return splits.train_dev_test_split(docs, args.dev, args.test, args.seed)
     if args.limit:
         n_train = round(args.limit * len(docs) / (len(docs) + len(fixed_test)))
-        docs = corpora.stratified_sample(docs, n_train, args.seed)
-        fixed_test = corpora.stratified_sample(fixed_test, args.limit - n_train, args.seed)
-    train, dev, _ = corpora.train_dev_test_split(docs, args.dev, 0.0, args.seed)
+        docs = splits.stratified_sample(docs, n_train, args.seed)
+        fixed_test = splits.stratified_sample(fixed_test, args.limit - n_train, args.seed)
+    train, dev, _ = splits.train_dev_test_split(docs, args.dev, 0.0, args.seed)
     return train, dev, fixed_test
 
 
@@ -72,7 +74,7 @@ def write_docbin(docs: Sequence[LabelledText], path: Path) -> None:
 
 def report(parts: dict) -> None:
     """Per-label counts per split, and any text shared between splits (a leak to know of)."""
-    counts = {name: corpora.label_counts(docs) for name, docs in parts.items()}
+    counts = {name: splits.label_counts(docs) for name, docs in parts.items()}
     labels = sorted(set().union(*counts.values()))
     width = max(len(l) for l in labels + ["label"])
     print(f"{'label':<{width}} " + " ".join(f"{name:>7}" for name in parts))
@@ -124,7 +126,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if args.dedupe:
-        kept = {id(doc) for doc in corpora.deduplicate(docs + (fixed_test or []))}
+        kept = {id(doc) for doc in splits.deduplicate(docs + (fixed_test or []))}
         before = len(docs) + len(fixed_test or [])
         docs = [d for d in docs if id(d) in kept]
         fixed_test = None if fixed_test is None else [d for d in fixed_test if id(d) in kept]

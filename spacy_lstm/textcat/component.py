@@ -248,6 +248,18 @@ class LSTMTextCatMixin(KerasComponentMixin):
 class LSTMTextCategorizer(LSTMTextCatMixin, TextCategorizer):
     """Exclusive-class text classifier with a Keras LSTM model."""
 
+    def _validate_categories(self, examples: Iterable[Example]) -> None:
+        """spaCy's check, with the fix named in this package's terms."""
+        try:
+            super()._validate_categories(examples)
+        except ValueError as err:
+            if "E895" not in str(err):
+                raise
+            raise ValueError(
+                f"{err} With spacy-lstm, use `lstm_textcat_multilabel`: configs/textcat_lstm_multilabel.cfg "
+                "(in the project: --vars.config textcat_lstm_multilabel)."
+            ) from None
+
     def initialize(
         self,
         get_examples: Callable[[], Iterable[Example]],
