@@ -31,6 +31,10 @@ the same quickstarts with `textcat_multilabel`, every system is ranked by macro 
 threshold (0.5 for all) beside macro AUC, the corpus is named NAME-multilabel, and the raw Keras
 rows are left out (the baseline script trains exclusive classes only).
 
+With `--workdir`, each finished run's scores are also kept beside its model
+(WORKDIR/NAME/<system>_s<split>.json); `--resume` reuses them, so a benchmark of several hours
+that stopped (a crash, a missing corpus, a reboot) goes on from the first run it lacks.
+
 Writes OUTPUT_DIR/benchmark_<name>.json (every split) and .md (mean ± std), rebuilds
 OUTPUT_DIR/benchmark.md from all benchmark_*.json, and with `--readme` replaces the table
 between `<!-- benchmark:start -->` and `<!-- benchmark:end -->` in the README.
@@ -298,6 +302,7 @@ def main(argv=None) -> int:
     parser.add_argument("--unlabelled", type=Path, default=None, help="lstm_pretrained: more unlabelled text (txt, jsonl, folder)")
     parser.add_argument("--pretrain-steps", type=int, default=0, help="lstm_pretrained: language-model steps (0: pretrain_lm.cfg's)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the splits and the models here (a folder per corpus; cached splits are reused)")
+    parser.add_argument("--resume", action="store_true", help="with --workdir: reuse the scores of runs an earlier call finished")
     parser.add_argument("--readme", type=Path, default=None)
     args = parser.parse_args(argv)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
@@ -306,6 +311,8 @@ def main(argv=None) -> int:
         parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
     if args.splits < 1:
         parser.error("--splits must be >= 1")
+    if args.resume and not args.workdir:
+        parser.error("--resume needs --workdir (the folder where the earlier call kept its runs)")
     args.multilabel = is_multilabel(args.config)
     if args.multilabel and {"keras", "keras_pure"} & set(systems):
         print("multilabel config: the raw Keras rows are left out (scripts/keras_baseline.py trains exclusive classes only)")
@@ -326,8 +333,14 @@ def main(argv=None) -> int:
         for seed in range(args.splits):
             corpus = make_split(args.dataset, work / f"corpus_s{seed}", seed, args.limit, extra)
             for key in systems:
-                print(f"===== split {seed}: {SYSTEMS[key]}", flush=True)
-                result = run_system(key, args, corpus, work, seed)
+                print(f"===== split {seed}: {(MULTILABEL_SYSTEMS if args.multilabel else SYSTEMS)[key]}", flush=True)
+                saved = work / f"{key}_s{seed}.json"
+                if args.resume and saved.is_file():
+                    result = json.loads(saved.read_text())
+                    print("      (scores of an earlier call, --resume)")
+                else:
+                    result = run_system(key, args, corpus, work, seed)
+                    saved.write_text(json.dumps(result, indent=2) + "\n", encoding="utf8")
                 runs[key].append(result)
                 print(f"      accuracy {result['accuracy']:.4f}, {result['train_seconds']:.0f} s", flush=True)
         from spacy.tokens import DocBin

@@ -1,6 +1,7 @@
 """The accuracy benchmark (scripts/benchmark_textcat.py): every system on the same splits,
 and a raw-Keras baseline that is exactly the lstm_textcat network."""
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -98,6 +99,26 @@ def test_benchmark_runs_end_to_end(tmp_path):
     assert len(rows) == 4 and all(cell.strip() for row in rows for cell in row.strip("|").split("|"))
     text = readme.read_text()
     assert "old" not in text and text.count("| reviews") == 4 and text.endswith("after\n")
+
+
+def test_resume_reuses_the_runs_an_earlier_call_finished(tmp_path):
+    data = tmp_path / "reviews.jsonl"
+    with data.open("w") as f:
+        for text, label in review_texts(40, seed=5):
+            f.write(json.dumps({"text": text, "label": label}) + "\n")
+    from benchmark_textcat import main
+
+    args = ["jsonl", str(tmp_path / "metrics"), "--jsonl", str(data), "--splits", "1", "--systems", "bow1",
+            "--workdir", str(tmp_path / "work")]
+    assert main(args) == 0
+    first = json.loads((tmp_path / "metrics" / "benchmark_reviews.json").read_text())["runs"]["bow1"]
+    model = tmp_path / "work" / "reviews" / "bow1_s0"
+    shutil.rmtree(model)  # a resumed call does not train again
+    assert main(args + ["--resume"]) == 0
+    assert not model.exists()
+    assert json.loads((tmp_path / "metrics" / "benchmark_reviews.json").read_text())["runs"]["bow1"] == first
+    with pytest.raises(SystemExit):
+        main(args[:-2] + ["--resume"])  # nothing to resume from without a workdir
 
 
 def test_multilabel_benchmark_ranks_by_macro_f_in_its_own_table(tmp_path):
