@@ -26,9 +26,7 @@ noise; over 3 splits of 6 corpora (18 runs) the log-loss choice, with C down to 
 candidates, was 0.4 points more accurate on test than the accuracy choice (12 runs better, 6
 worse, no corpus worse on average).
 """
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import product
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -46,9 +44,6 @@ AVERAGED = 3
 # labels never meet liblinear's tolerance (Reuters-21578's "crude" at C = 1: 2,000 passes, a minute
 # per fit), yet the held-out log-loss after 50 passes is the converged one to within 0.0003.
 MAX_ITER = 50
-# The candidates' fits run on this many threads: liblinear releases the GIL, and TensorFlow is
-# idle while the n-gram path is fitted.
-N_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 @dataclass
@@ -121,7 +116,8 @@ def fit_binary(X, y: numpy.ndarray, C: float, weighting: str) -> Tuple[numpy.nda
         prior = (n_pos + 0.5) / (len(y) + 1.0)
         return numpy.zeros(X.shape[1]), float(numpy.log(prior / (1.0 - prior)))
     scale = nb_ratios(X, y) if weighting == "nb" else numpy.ones(X.shape[1])
-    # A fixed seed for liblinear's coordinate order: the same fit whichever thread runs it first.
+    # A fixed seed for liblinear's coordinate order, so a fit does not depend on what ran before it.
+    # (Its random state is global to the process: fits on several threads would not be repeatable.)
     regression = LogisticRegression(C=C, solver="liblinear", dual=True, max_iter=MAX_ITER, random_state=0)
     with warnings.catch_warnings():  # a not-quite-converged fit is still a good fit here
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -213,14 +209,12 @@ def fit_ngram_model(
     def columns(order: int, chars: bool) -> slice:  # without characters: from order 1's range on
         return slice(ranges[0][0] if char_ngrams and not chars else 0, ranges[order - 1][1])
 
-    def held_out_logits(candidate) -> numpy.ndarray:
-        order, chars, weighting, C = candidate
-        return _held_out(X[:, columns(order, chars)], problems, C, weighting)
-
     if problems.can_fold:
-        with ThreadPoolExecutor(N_THREADS) as pool:
-            all_logits = list(pool.map(held_out_logits, candidates))
-        scored = [(_score(logits, problems)[1], candidate, logits) for candidate, logits in zip(candidates, all_logits)]
+        scored = []
+        for order, chars, weighting, C in candidates:
+            logits = _held_out(X[:, columns(order, chars)], problems, C, weighting)
+            loss = _score(logits, problems)[1]
+            scored.append((loss, (order, chars, weighting, C), logits))
         scored.sort(key=lambda item: item[0])
         chosen = [candidate for _, candidate, _ in scored[:AVERAGED]]
         held_out = sum(logits for _, _, logits in scored[:AVERAGED]) / len(chosen)
@@ -229,15 +223,11 @@ def fit_ngram_model(
         chosen, held_out, accuracy, loss = [candidates[-1]], None, None, None
     weights = numpy.zeros((n_buckets, truths.shape[1]), dtype="float64")
     bias = numpy.zeros(truths.shape[1], dtype="float64")
-    fits = [(candidate, k, rows, y) for candidate in chosen for k, rows, y in zip(problems.labels, problems.rows, problems.targets)]
-
-    def fit_on_all(fit) -> Tuple[numpy.ndarray, float]:
-        (order, chars, weighting, C), _, rows, y = fit
-        return fit_binary(X[rows, columns(order, chars)], y, C, weighting)
-
-    with ThreadPoolExecutor(N_THREADS) as pool:
-        for ((order, chars, _, _), k, _, _), (w, b) in zip(fits, pool.map(fit_on_all, fits)):
-            weights[columns(order, chars), k] += w / len(chosen)
+    for order, chars, weighting, C in chosen:
+        used = columns(order, chars)
+        for k, rows, y in zip(problems.labels, problems.rows, problems.targets):
+            w, b = fit_binary(X[rows, used], y, C, weighting)
+            weights[used, k] += w / len(chosen)
             bias[k] += b / len(chosen)
     weights[0] = 0.0
     if held_out is not None and not exclusive:  # docs whose label is not annotated: the full model
