@@ -75,6 +75,10 @@ MULTILABEL_SYSTEMS = {  # the same systems, as a multilabel table names them
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 
 
+def system_name(key: str, multilabel: bool) -> str:
+    return (MULTILABEL_SYSTEMS if multilabel else SYSTEMS)[key]
+
+
 def make_split(dataset: str, out: Path, seed: int, limit: int, extra: List[str]) -> Path:
     if not (out / "test.spacy").is_file():
         cmd = [sys.executable, str(HERE / "make_corpus.py"), dataset, str(out), "--seed", str(seed), *extra]
@@ -238,7 +242,7 @@ def table(name: str, summary: Dict[str, dict], header: bool = True, multilabel: 
     best = max(s[headline] for s in summary.values())
     n_splits = max(s["splits"] for s in summary.values())
     for key, s in summary.items():
-        system = (MULTILABEL_SYSTEMS if multilabel else SYSTEMS)[key]
+        system = system_name(key, multilabel)
         if s["splits"] < n_splits:
             system += f" ({s['splits']} split{'s' if s['splits'] > 1 else ''} only)"
         spread = f" ± {s[headline + '_std']:.3f}" if s["splits"] > 1 else ""
@@ -333,7 +337,7 @@ def main(argv=None) -> int:
         for seed in range(args.splits):
             corpus = make_split(args.dataset, work / f"corpus_s{seed}", seed, args.limit, extra)
             for key in systems:
-                print(f"===== split {seed}: {(MULTILABEL_SYSTEMS if args.multilabel else SYSTEMS)[key]}", flush=True)
+                print(f"===== split {seed}: {system_name(key, args.multilabel)}", flush=True)
                 saved = work / f"{key}_s{seed}.json"
                 if args.resume and saved.is_file():
                     result = json.loads(saved.read_text())
