@@ -57,9 +57,9 @@ def heldout_stream_bpc(shim, ids, seq_length=100, streams=16):
     return float(stream_nll(shim, parts, seq_length, streams).sum()) / sum(len(p) - 1 for p in parts) / LN2
 
 
-def train_component(corpus: Path, budget: float, overrides=None, max_chars=None, config_name="generator_char"):
+def train_component(corpus: Path, budget: float, overrides=None, max_chars=None, config_name="generator_char", max_steps=None):
     """Train through the component's update loop for `budget` seconds, or until `max_chars`
-    characters were trained on."""
+    characters were trained on, or (`max_steps`) for that many steps."""
     overrides = {"paths.train": str(corpus / "train"), "paths.dev": str(corpus / "dev"), **(overrides or {})}
     config = load_config(ROOT / "configs" / f"{config_name}.cfg", overrides=overrides, interpolate=False)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True)
@@ -78,12 +78,17 @@ def train_component(corpus: Path, budget: float, overrides=None, max_chars=None,
         for batch in minibatch(reader(nlp), n_chunks):
             before = gen.n_units_trained
             nlp.update(batch, sgd=optimizer)
+            optimizer.step_schedules()  # as spacy train does after each step
             if start is None:  # first step traces the graph: not counted
                 start = time.perf_counter()
                 continue
             chars += gen.n_units_trained - before  # characters trained on (targets)
             steps += 1
-            if (max_chars is None and time.perf_counter() - start >= budget) or (max_chars and chars >= max_chars):
+            if max_steps is not None:
+                if steps >= max_steps:
+                    done = True
+                    break
+            elif (max_chars is None and time.perf_counter() - start >= budget) or (max_chars and chars >= max_chars):
                 done = True
                 break
     elapsed = time.perf_counter() - start
@@ -142,6 +147,7 @@ WINDOWED = {
     "training.max_epochs": 0,
     "training.batcher.size": 4,
 }
+DECAY = {"@schedules": "warmup_linear.v1", "warmup_steps": 20}  # total_steps: the run's steps
 VARIANTS = {
     "stateful": {},
     "windowed": WINDOWED,
@@ -154,7 +160,27 @@ VARIANTS = {
     "reset_0": {"components.lstm_generator.state_reset_rate": 0.0},
     "reset_0.1": {"components.lstm_generator.state_reset_rate": 0.1},
     "reset_0.25": {"components.lstm_generator.state_reset_rate": 0.25},
+    # the learning rate warmed up over 20 steps, then decayed linearly to 0 at the last step
+    # (with --chars, the steps that make that many characters; else the config's max_steps)
+    "decay": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.004)},
+    "decay_6e-3": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.006)},
+    "decay_8e-3": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.008)},
+    "decay_2x256": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.004), "components.lstm_generator.model.lstm_depth": 2},
+    "decay_384": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.004), "components.lstm_generator.model.lstm_width": 384},
 }
+
+
+CHARS_PER_STEP = 64 * 100  # generator_char.cfg: 64 streams, one piece of 100 units each a step
+
+
+def with_schedule_length(overrides, steps=None):
+    """A decaying schedule in `overrides` ends at `steps` (default: the config's max_steps)."""
+    schedule = overrides.get("training.optimizer.learn_rate")
+    if not isinstance(schedule, dict):
+        return overrides
+    if steps is None:
+        steps = load_config(ROOT / "configs" / "generator_char.cfg", interpolate=False)["training"]["max_steps"]
+    return {**overrides, "training.optimizer.learn_rate": {**schedule, "total_steps": steps}}
 
 
 def dev_bpc(gen, dev_ids):
@@ -169,7 +195,8 @@ def run_training_comparison(args):
     train_text = "".join(p.read_text(encoding="utf8") for p in sorted((args.corpus / "train").glob("*.txt")))
     what = f"{args.chars:,} chars" if args.chars else f"{args.budget:.0f}s"
     for name in args.variants.split(","):
-        nlp, gen, ours_cps, ours_steps = train_component(args.corpus, args.budget, VARIANTS[name], args.chars)
+        overrides = with_schedule_length(VARIANTS[name], -(-args.chars // CHARS_PER_STEP) if args.chars else None)
+        nlp, gen, ours_cps, ours_steps = train_component(args.corpus, args.budget, overrides, args.chars)
         index = unit_index(gen.model)
         dev_ids = index.encode(list(dev_text))
         stream, window = dev_bpc(gen, dev_ids)
