@@ -17,6 +17,7 @@ from thinc.types import Floats2d
 
 from ..errors import NotInitializedError
 from ..keras import fork
+from ..keras.precision import DTYPE_POLICIES, resolve_dtype_policy
 from ..model_attrs import UNK_ID, ArchitectureSettings, TokenTable, check_settings, get_shim
 from ..textcat.featurize import attr_id
 from ..validate import check_choice
@@ -39,6 +40,7 @@ def build_lstm_generator(
     lstm_depth: int = 1,
     dropout: float = 0.0,
     batch_size: int = 64,
+    dtype_policy: str = "float32",
 ) -> Model[List[Doc], Floats2d]:
     """Embedding -> LSTM x depth -> softmax over the unit vocabulary, at every step.
 
@@ -47,6 +49,8 @@ def build_lstm_generator(
     max_vocab / min_freq: the unit table built at initialize (incl. padding and unknown).
     dropout: after every LSTM layer, during training only.
     batch_size: windows per batch when scoring docs (perplexity).
+    dtype_policy: "float32", "mixed_bfloat16" or "auto" (bfloat16 on a CPU that has it):
+        keras/precision.py.
 
     The component scores docs with `score_docs(model, docs, seq_length)`; training and
     generation go through the shim.
@@ -67,6 +71,7 @@ def build_lstm_generator_v2(
     lstm_depth: int = 1,
     dropout: float = 0.0,
     batch_size: int = 64,
+    dtype_policy: str = "float32",
 ) -> Model[List[Doc], Floats2d]:
     """v1 with `attr`: at level "token", a unit can be a token attribute (e.g. "LOWER")
     instead of the token's text with its whitespace. Such a model reads text the way
@@ -85,6 +90,7 @@ def _generator_model(cfg: ArchitectureSettings) -> Model[List[Doc], Floats2d]:
     from .lm_shim import LanguageModelShim  # imports TensorFlow: only when a model is built
 
     check_choice("level", cfg["level"], LEVELS)
+    check_choice("dtype_policy", cfg["dtype_policy"], DTYPE_POLICIES)
     check_settings(cfg, INTEGER_MINIMUMS, ("dropout",))
     model: Model[List[Doc], Floats2d] = Model(
         "lstm_generator",
@@ -115,6 +121,7 @@ def _build_network(model: Model):
         lstm_width=cfg["lstm_width"],
         lstm_depth=cfg["lstm_depth"],
         dropout=cfg["dropout"],
+        dtype_policy=resolve_dtype_policy(cfg["dtype_policy"]),
     )
 
 

@@ -54,7 +54,7 @@ class LanguageModelShim(KerasShim):
         new_states = []
         for lstm, (h, c) in zip(self._lstm_layers(), states):
             x, h, c = lstm(x, initial_state=[h, c], training=training)
-            new_states.append((h, c))
+            new_states.append(_float32(h, c))
             if f"{lstm.name}_dropout" in names:
                 x = network.get_layer(f"{lstm.name}_dropout")(x, training=training)
         return network.get_layer("logits")(x), tuple(new_states)
@@ -214,8 +214,13 @@ class LanguageModelShim(KerasShim):
         new_states = []
         for lstm, (h, c) in zip(self._lstm_layers(), states):
             x, (h, c) = lstm.cell(x, [h, c], training=False)
-            new_states.append((h, c))
+            new_states.append(_float32(h, c))
         return network.get_layer("logits")(x), tuple(new_states)
+
+
+def _float32(h, c):
+    """Carried states are float32 whatever the layers compute in (keras/precision.py)."""
+    return tf.cast(h, tf.float32), tf.cast(c, tf.float32)
 
 
 def _select_rows(rows: numpy.ndarray, states, otherwise):

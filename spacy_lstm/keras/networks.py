@@ -185,6 +185,7 @@ def build_language_model(
     lstm_width: int,
     lstm_depth: int,
     dropout: float,
+    dtype_policy: str = "float32",
 ) -> "keras.Model":
     """Embedding -> LSTM x depth (full sequences) -> logits over the unit vocabulary, at every
     step: the next-unit model behind `lstm_generator`.
@@ -194,12 +195,14 @@ def build_language_model(
     a time (generator/lm_shim.py), which is why the layer names are fixed. The LSTM layers
     also return their last states (unused here): stateful training and scoring call the layers
     one by one with carried `initial_state`s (lm_shim.py); the weights are the same either way.
+    dtype_policy: the Keras policy of the embedding and LSTM layers (keras/precision.py); the
+    logits are always float32.
     """
     unit_ids = keras.Input(shape=(None,), dtype="int32", name="unit_ids")
-    x = layers.Embedding(vocab_size, embedding_dim, name="embedding")(unit_ids)
+    x = layers.Embedding(vocab_size, embedding_dim, dtype=dtype_policy, name="embedding")(unit_ids)
     for i in range(lstm_depth):
-        x, _, _ = layers.LSTM(lstm_width, return_sequences=True, return_state=True, name=f"lstm_{i}")(x)
+        x, _, _ = layers.LSTM(lstm_width, return_sequences=True, return_state=True, dtype=dtype_policy, name=f"lstm_{i}")(x)
         if dropout:
-            x = layers.Dropout(dropout, name=f"lstm_{i}_dropout")(x)
+            x = layers.Dropout(dropout, dtype=dtype_policy, name=f"lstm_{i}_dropout")(x)
     logits = layers.Dense(vocab_size, name="logits")(x)
     return keras.Model(unit_ids, logits, name="lstm_generator")
