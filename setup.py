@@ -27,6 +27,9 @@ ENTRY_POINTS = {
     "spacy_scorers": [
         "spacy_lstm.language_model_scorer.v1 = spacy_lstm.generator.component:make_language_model_scorer",
     ],
+    "thinc_schedules": [
+        "spacy_lstm.decay_at_end.v1 = spacy_lstm.schedules:decay_at_end",
+    ],
     "spacy_cli": [
         "lstm-generate = spacy_lstm.cli.generate:generate_cli",
         "lstm-classify = spacy_lstm.cli.classify:classify_cli",

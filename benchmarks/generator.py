@@ -2,6 +2,7 @@
 
     python scripts/make_corpus.py shakespeare corpus/shakespeare
     python benchmarks/generator.py --corpus corpus/shakespeare --budget 900
+    python benchmarks/generator.py --as-shipped --training-only
 
 (a) Train the char model (configs/generator_char.cfg: Embedding(64) + 2 x LSTM(256) with dropout
     0.2, windows of 100, 64 windows per step, Adam 4e-3) through the component's update loop
@@ -10,7 +11,8 @@
     scored once) and characters trained per second. Then the same for raw Keras `model.fit` of
     the same network (the trained component's embedding, width, depth and dropout; batch 64,
     Adam at --keras-lr, default 2e-3, Keras' usual rate; 4e-3 is the component's) in the same
-    budget.
+    budget. --as-shipped: the recipe trains the config's own max_steps (its schedule ends there) and
+    raw Keras gets the wall-clock time that took; --chars N: both train on N characters.
 (b) Generation speed, chars/s: stateful (one LSTM step per character) vs re-feeding the last 40
     characters to `predict_on_batch` for every character (textgenrnn / Keras example way).
 (c) n=16 samples as one batch vs 16 one-after-another.
@@ -69,8 +71,8 @@ def train_component(corpus: Path, budget: float, overrides=None, max_chars=None,
     from spacy.util import registry
 
     reader = registry.resolve(resolved["corpora"])["train"]
-    optimizer = nlp.initialize(lambda: reader(nlp))
     optimizer = registry.resolve({"o": resolved["training"]["optimizer"]})["o"]
+    nlp.initialize(lambda: reader(nlp), sgd=optimizer)
     gen = nlp.get_pipe("lstm_generator")
     n_chunks = resolved["training"]["batcher"]["size"]
     chars = steps = 0
@@ -94,7 +96,7 @@ def train_component(corpus: Path, budget: float, overrides=None, max_chars=None,
                 done = True
                 break
     elapsed = time.perf_counter() - start
-    return nlp, gen, chars / elapsed, steps
+    return nlp, gen, chars / elapsed, steps, elapsed
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -161,27 +163,27 @@ WINDOWED = {
 DECAY = {"@schedules": "warmup_linear.v1", "warmup_steps": 20}  # total_steps: the run's steps
 VARIANTS = {
     "stateful": {},
+    # the shipped schedule falls to 0 over the last quarter of the steps; this one stays at 4e-3
+    "constant": {"training.optimizer.learn_rate": 0.004},
     "windowed": WINDOWED,
-        # the shipped size before 2x256 with dropout 0.2
+    # the shipped size before 2 x 256 with dropout 0.2
     "1x256": {"components.lstm_generator.model.lstm_depth": 1, "components.lstm_generator.model.dropout": 0.0},
     "2x256_nodropout": {"components.lstm_generator.model.dropout": 0.0},
     # twice the updates per character: 32 streams, 32 pieces a step
     "stateful_32": {"corpora.train.streams": 32, "training.batcher.size": 32},
-    "stateful_lr2e-3": {"training.optimizer.learn_rate": 0.002},  # the default before 4e-3
+    "constant_2e-3": {"training.optimizer.learn_rate": 0.002},  # Keras' usual rate, constant
     # the share of rows restarted from a zero state each step (generation starts from one)
     "reset_0": {"components.lstm_generator.state_reset_rate": 0.0},
     "reset_0.1": {"components.lstm_generator.state_reset_rate": 0.1},
     "reset_0.25": {"components.lstm_generator.state_reset_rate": 0.25},
-    # the learning rate warmed up over 20 steps, then decayed linearly to 0 at the last step
-    # (with --chars, the steps that make that many characters; else the config's max_steps)
-    # the layers in bfloat16 (keras/precision.py: about 1.6x the characters per second on a CPU with
-    # AVX512_BF16), at the shipped learning rate and a higher one
+    # the layers in bfloat16 (keras/precision.py; faster on a CPU with AVX512_BF16) vs float32
     "bf16": {"components.lstm_generator.model.dtype_policy": "mixed_bfloat16"},
     "f32": {"components.lstm_generator.model.dtype_policy": "float32"},
+    # the learning rate warmed up over 20 steps, then decayed linearly to 0 at the last step
+    # (with --chars, the steps that make that many characters; else the config's max_steps)
     "decay": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.004)},
     "decay_6e-3": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.006)},
     "decay_8e-3": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.008)},
-    "decay_2x256": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.004), "components.lstm_generator.model.lstm_depth": 2},
     "decay_384": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.004), "components.lstm_generator.model.lstm_width": 384},
 }
 
@@ -190,13 +192,17 @@ CHARS_PER_STEP = 64 * 100  # generator_char.cfg: 64 streams, one piece of 100 un
 
 
 def with_schedule_length(overrides, steps=None):
-    """A decaying schedule in `overrides` ends at `steps` (default: the config's max_steps)."""
-    schedule = overrides.get("training.optimizer.learn_rate")
-    if not isinstance(schedule, dict):
-        return overrides
+    """The run's learning-rate schedule ends at `steps` (default: the config's max_steps):
+    the shipped decay_at_end's and a warmup_linear variant's total_steps."""
     if steps is None:
         steps = load_config(ROOT / "configs" / "generator_char.cfg", interpolate=False)["training"]["max_steps"]
-    return {**overrides, "training.optimizer.learn_rate": {**schedule, "total_steps": steps}}
+    overrides = {**overrides, "training.max_steps": steps}
+    schedule = overrides.get("training.optimizer.learn_rate")
+    if schedule is None:
+        overrides["training.optimizer.learn_rate.total_steps"] = steps
+    elif isinstance(schedule, dict):
+        overrides["training.optimizer.learn_rate"] = {**schedule, "total_steps": steps}
+    return overrides
 
 
 def dev_bpc(gen, dev_ids):
@@ -209,14 +215,20 @@ def run_training_comparison(args):
     with --chars, the same number of training characters, for every recipe in --variants)."""
     dev_text = "".join(p.read_text(encoding="utf8") for p in sorted((args.corpus / "dev").glob("*.txt")))
     train_text = "".join(p.read_text(encoding="utf8") for p in sorted((args.corpus / "train").glob("*.txt")))
-    what = f"{args.chars:,} chars" if args.chars else f"{args.budget:.0f}s"
+    what = f"{args.chars:,} chars" if args.chars else "the config's max_steps" if args.as_shipped else f"{args.budget:.0f}s"
     for name in args.variants.split(","):
         overrides = with_schedule_length(VARIANTS[name], -(-args.chars // CHARS_PER_STEP) if args.chars else None)
-        nlp, gen, ours_cps, ours_steps = train_component(args.corpus, args.budget, overrides, args.chars)
+        max_steps = overrides["training.max_steps"] if args.as_shipped else None
+        nlp, gen, ours_cps, ours_steps, ours_seconds = train_component(args.corpus, args.budget, overrides, args.chars, max_steps=max_steps)
         index = unit_index(gen.model)
         dev_ids = index.encode(list(dev_text))
         stream, window = dev_bpc(gen, dev_ids)
         print(f"(a) lstm_generator {name}: {what}, {ours_steps} steps, {ours_cps:,.0f} chars/s, held-out {stream:.3f} bits/char (stream), {window:.3f} (windows of 100)", flush=True)
+    if args.skip_keras:
+        return nlp, gen
+    if args.as_shipped:  # raw Keras gets the wall-clock time that the last recipe took
+        what, args.budget = f"{ours_seconds:.0f}s", ours_seconds
+        print(f"    ({ours_steps} steps took {ours_seconds:.0f}s, evaluations not counted: raw Keras fit gets as long)", flush=True)
     keras_model, keras_cps, keras_steps = train_keras(
         index.encode(list(train_text)), len(index.table), args.budget, network_settings(nlp), max_chars=args.chars, learn_rate=args.keras_lr
     )
@@ -240,6 +252,8 @@ def main():
     parser.add_argument("--variants", default="stateful", help=f"(a): comma-separated recipes of {sorted(VARIANTS)}")
     parser.add_argument("--keras-lr", type=float, default=2e-3, help="(a): raw Keras fit's Adam learning rate")
     parser.add_argument("--training-only", action="store_true", help="stop after (a)")
+    parser.add_argument("--as-shipped", action="store_true", help="(a): train each recipe for the config's max_steps, and raw Keras fit for the time the last one took")
+    parser.add_argument("--skip-keras", action="store_true", help="(a): compare the recipes only, without raw Keras fit")
     parser.add_argument("--gen-length", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-training", action="store_true", help="skip (a): only (b) and (c)")
@@ -256,7 +270,7 @@ def main():
         print(f"(a) skipped; (b) and (c) use {args.model}", flush=True)
     elif args.skip_training:
         budget = args.budget if "--budget" in sys.argv else 60.0
-        nlp, gen, _, steps = train_component(args.corpus, budget)
+        nlp, gen, _, steps, _ = train_component(args.corpus, budget)
         print(f"(a) skipped; (b) and (c) use a model trained for {budget:.0f}s ({steps} steps)", flush=True)
     else:
         nlp, gen = run_training_comparison(args)
