@@ -18,7 +18,7 @@ def decay_at_end(rate: float, total_steps: int, decay_share: float = 0.25) -> It
     """`rate` for the first (1 - decay_share) * total_steps steps, then linearly down to 0 at
     `total_steps`. total_steps = 0 (spaCy's "no step limit") keeps the rate constant."""
     check_number("decay_at_end rate", rate, 0.0, low_open=True)
-    check_integer("decay_at_end total_steps", total_steps, 0, meaning="the run's steps, ${training.max_steps}; 0: no decay")
+    check_integer("decay_at_end total_steps", total_steps, 0, meaning="equal to [training] max_steps; 0: no decay")
     check_number("decay_at_end decay_share", decay_share, 0.0, 1.0, meaning="the share of the steps over which the rate falls to 0")
     decay_steps = round(total_steps * decay_share)
     start = total_steps - decay_steps
