@@ -1,8 +1,8 @@
 """Benchmark of `lstm_generator` on the Shakespeare corpus (not a test).
 
     python scripts/make_corpus.py shakespeare corpus/shakespeare
-    python benchmarks/generator.py --corpus corpus/shakespeare --budget 900
     python benchmarks/generator.py --as-shipped --training-only
+    python benchmarks/generator.py --corpus corpus/shakespeare --budget 900
 
 (a) Train the char model (configs/generator_char.cfg: Embedding(64) + 2 x LSTM(256) with dropout
     0.2, windows of 100, 64 windows per step, Adam 4e-3) through the component's update loop
@@ -12,7 +12,9 @@
     the same network (the trained component's embedding, width, depth and dropout; batch 64,
     Adam at --keras-lr, default 2e-3, Keras' usual rate; 4e-3 is the component's) in the same
     budget. --as-shipped: the recipe trains the config's own max_steps (its schedule ends there) and
-    raw Keras gets the wall-clock time that took; --chars N: both train on N characters.
+    raw Keras gets the wall-clock time that took; --chars N: both train on N characters (the
+    schedule ends at the step that reaches N). With --budget the schedule still ends at the
+    config's max_steps: past it the shipped rate is 0, so prefer --as-shipped.
 (b) Generation speed, chars/s: stateful (one LSTM step per character) vs re-feeding the last 40
     characters to `predict_on_batch` for every character (textgenrnn / Keras example way).
 (c) n=16 samples as one batch vs 16 one-after-another.
