@@ -231,8 +231,9 @@ def run_training_comparison(args):
     if args.as_shipped:  # raw Keras gets the wall-clock time that the last recipe took
         what, args.budget = f"{ours_seconds:.0f}s", ours_seconds
         print(f"    ({ours_steps} steps took {ours_seconds:.0f}s, evaluations not counted: raw Keras fit gets as long)", flush=True)
+    network = network_settings(nlp)
     keras_model, keras_cps, keras_steps = train_keras(
-        index.encode(list(train_text)), len(index.table), args.budget, network_settings(nlp), max_chars=args.chars, learn_rate=args.keras_lr
+        index.encode(list(train_text)), len(index.table), args.budget, network, max_chars=args.chars, learn_rate=args.keras_lr
     )
     import tensorflow as tf
 
@@ -241,7 +242,7 @@ def run_training_comparison(args):
 
     keras_bpc = heldout_bpc(keras_nll, dev_ids)
     keras_stream = heldout_stream_bpc(LanguageModelShim(lambda: keras_model), dev_ids)
-    print(f"    raw Keras fit, same network as the last recipe {network_settings(nlp)} (Adam {args.keras_lr:g}): {what}, {keras_steps} steps, {keras_cps:,.0f} chars/s, held-out {keras_stream:.3f} bits/char (stream), {keras_bpc:.3f} (windows of 100)")
+    print(f"    raw Keras fit, same network as the last recipe {network} (Adam {args.keras_lr:g}): {what}, {keras_steps} steps, {keras_cps:,.0f} chars/s, held-out {keras_stream:.3f} bits/char (stream), {keras_bpc:.3f} (windows of 100)")
     print(f"    training speed ratio (last recipe / Keras fit): {ours_cps / keras_cps:.2f} (target >= 1.0)", flush=True)
     return nlp, gen
 
