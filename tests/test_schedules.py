@@ -69,3 +69,28 @@ def test_entry_point_resolves_without_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "0.01"
+
+
+@pytest.mark.parametrize("config_name", ["generator_char", "generator_token"])
+def test_project_step_budget_is_the_schedules_end(config_name):
+    """train-generator's --vars.gen_max_steps reaches the schedule too: no steps at rate 0 after
+    the schedule's end, and no decay cut short, with either shipped generator config."""
+    import shlex
+    from pathlib import Path
+
+    import srsly
+    from spacy.cli._util import parse_config_overrides
+    from spacy.util import load_config
+
+    root = Path(__file__).resolve().parents[1]
+    project = srsly.read_yaml(root / "project.yml")
+    command = next(c for c in project["commands"] if c["name"] == "train-generator")["script"][-1]
+    budget = 4321
+    args = shlex.split(command.replace("${vars.gen_max_steps}", str(budget)))
+    pairs = [arg for i, arg in enumerate(args[1:], 1) if args[i - 1].startswith("--training.") or arg.startswith("--training.")]
+    overrides = parse_config_overrides(pairs)
+    config = load_config(root / "configs" / f"{config_name}.cfg", overrides=overrides, interpolate=False)
+    assert config["training"]["max_steps"] == budget
+    assert config["training"]["optimizer"]["learn_rate"]["total_steps"] == budget
+    rates = first(registry.resolve({"lr": config["training"]["optimizer"]["learn_rate"]})["lr"], budget)
+    assert min(rates) > 0.0, "a step inside the budget trains at rate 0"
