@@ -186,11 +186,20 @@ VARIANTS = {
     "decay": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.004)},
     "decay_6e-3": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.006)},
     "decay_8e-3": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.008)},
+    # stop 23's regularisation and rate checks at 20.48M characters (all within noise of "stateful")
+    "dropout_0.3": {"components.lstm_generator.model.dropout": 0.3},
+    "lr_6e-3": {"training.optimizer.learn_rate.rate": 0.006},
+    # windows of 50: twice the updates per character, the state still carried across windows
+    "seq50": {"components.lstm_generator.seq_length": 50, "corpora.train.piece_size": 50},
     "decay_384": {"training.optimizer.learn_rate": dict(DECAY, initial_rate=0.004), "components.lstm_generator.model.lstm_width": 384},
 }
 
 
-CHARS_PER_STEP = 64 * 100  # generator_char.cfg: 64 streams, one piece of 100 units each a step
+STREAMS = 64  # generator_char.cfg: 64 streams, one piece of each a step
+
+
+def chars_per_step(variant: str) -> int:
+    return STREAMS * VARIANTS[variant].get("corpora.train.piece_size", 100)
 
 
 def with_schedule_length(overrides, steps=None):
@@ -219,7 +228,7 @@ def run_training_comparison(args):
     train_text = "".join(p.read_text(encoding="utf8") for p in sorted((args.corpus / "train").glob("*.txt")))
     what = f"{args.chars:,} chars" if args.chars else "the config's max_steps" if args.as_shipped else f"{args.budget:.0f}s"
     for name in args.variants.split(","):
-        overrides = with_schedule_length(VARIANTS[name], -(-args.chars // CHARS_PER_STEP) if args.chars else None)
+        overrides = with_schedule_length(VARIANTS[name], -(-args.chars // chars_per_step(name)) if args.chars else None)
         max_steps = overrides["training.max_steps"] if args.as_shipped else None
         nlp, gen, ours_cps, ours_steps, ours_seconds = train_component(args.corpus, args.budget, overrides, args.chars, max_steps=max_steps)
         index = unit_index(gen.model)
