@@ -1,9 +1,14 @@
 """spacy_lstm.decay_at_end.v1: constant, then linearly to 0 over the run's last share."""
 import itertools
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import srsly
+from spacy.cli._util import parse_config_overrides
+from spacy.util import load_config
 from thinc.api import Config, registry
 
 import spacy_lstm.schedules  # noqa: F401  (registers the schedule, as the entry point does)
@@ -75,20 +80,13 @@ def test_entry_point_resolves_without_import():
 def test_project_step_budget_is_the_schedules_end(config_name):
     """train-generator's --vars.gen_max_steps reaches the schedule too: no steps at rate 0 after
     the schedule's end, and no decay cut short, with either shipped generator config."""
-    import shlex
-    from pathlib import Path
-
-    import srsly
-    from spacy.cli._util import parse_config_overrides
-    from spacy.util import load_config
-
     root = Path(__file__).resolve().parents[1]
     project = srsly.read_yaml(root / "project.yml")
     command = next(c for c in project["commands"] if c["name"] == "train-generator")["script"][-1]
     budget = 4321
     args = shlex.split(command.replace("${vars.gen_max_steps}", str(budget)))
-    pairs = [arg for i, arg in enumerate(args[1:], 1) if args[i - 1].startswith("--training.") or arg.startswith("--training.")]
-    overrides = parse_config_overrides(pairs)
+    training_options = [x for option, value in zip(args, args[1:]) if option.startswith("--training.") for x in (option, value)]
+    overrides = parse_config_overrides(training_options)
     config = load_config(root / "configs" / f"{config_name}.cfg", overrides=overrides, interpolate=False)
     assert config["training"]["max_steps"] == budget
     assert config["training"]["optimizer"]["learn_rate"]["total_steps"] == budget
