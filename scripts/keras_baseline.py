@@ -27,8 +27,8 @@ def load_model_settings(config_path: Path, overrides: Optional[Dict[str, object]
     component = next(c for c in config["components"].values() if "model" in c)
     model = registry.resolve({"model": component["model"]})["model"]
     learn_rate = config["training"]["optimizer"]["learn_rate"]
-    if isinstance(learn_rate, dict):
-        learn_rate = learn_rate.get("initial_rate", 0.001)
+    while isinstance(learn_rate, dict):  # a schedule: the rate it settles at (constant_then's inner schedule)
+        learn_rate = learn_rate.get("schedule", learn_rate.get("initial_rate", learn_rate.get("rate", 0.001)))
     return model.attrs["cfg"], float(learn_rate)
 
 

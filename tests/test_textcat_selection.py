@@ -4,6 +4,7 @@ import numpy
 import pytest
 import spacy
 
+from spacy_lstm.model_attrs import get_shim
 from spacy_lstm.textcat.selection import GUARD_Z, guarded_scores
 from test_textcat import exclusive_examples, review_texts
 from test_textcat_ngrams import make_v2
@@ -128,3 +129,38 @@ def test_float_rounding_in_the_log_loss_is_not_a_worse_checkpoint():
     scores = guarded_scores(network, reference, truths, numpy.ones_like(truths), exclusive=True, threshold=0.0)
     assert scores["cats_log_loss"] > scores["cats_ngram_log_loss"]
     assert scores["cats_guarded_accuracy"] == scores["cats_ngram_accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("name", ["textcat_lstm", "textcat_lstm_multilabel", "textcat_lstm_pretrained"])
+def test_the_shipped_configs_first_step_is_a_dry_run(name):
+    """spaCy evaluates after the first update: a rate of 0 there makes that evaluation the
+    fitted n-gram model itself, a checkpoint model-best can always fall back to."""
+    from spacy.util import load_config, registry
+    from test_textcat_ngrams import CONFIGS
+
+    optimizer = registry.resolve({"o": load_config(CONFIGS / f"{name}.cfg")["training"]["optimizer"]})["o"]
+    assert optimizer.learn_rate == 0.0
+    optimizer.step_schedules()
+    assert optimizer.learn_rate == 0.0005
+
+
+def test_with_the_shipped_optimizer_the_first_evaluation_is_the_ngram_model():
+    from spacy.util import load_config, load_model_from_config
+    from test_textcat_ngrams import CONFIGS
+
+    config = load_config(CONFIGS / "textcat_lstm.cfg", overrides={
+        "components.lstm_textcat.model.lstm_width": 8, "components.lstm_textcat.model.embedding_dim": 8,
+        "components.lstm_textcat.model.bow_length": 4001,
+    })
+    nlp = load_model_from_config(config, auto_fill=True)
+    examples = exclusive_examples(nlp, review_texts(40))
+    optimizer = nlp.initialize(lambda: examples)  # [training.optimizer] of the config
+    nlp.update(examples, sgd=optimizer)
+    optimizer.step_schedules()
+    first = nlp.evaluate(examples)
+    assert first["cats_accuracy"] == first["cats_ngram_accuracy"]
+    assert first["cats_log_loss"] == pytest.approx(first["cats_ngram_log_loss"], abs=1e-6)
+    shim = get_shim(nlp.get_pipe("lstm_textcat").model)
+    assert not shim.get_weight("logits/kernel").any()  # the LSTM's output layer is still zero
+    nlp.update(examples, sgd=optimizer)  # the next update trains
+    assert shim.get_weight("logits/kernel").any()
