@@ -5,6 +5,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy
 import pytest
 import spacy
 from spacy.util import load_config
@@ -169,3 +170,40 @@ def test_learning_curve_runs_and_draws_a_png(tmp_path):
     assert len(runs) == 3 and all(0.0 <= r["accuracy"] <= 1.0 for r in runs)
     table = png.with_suffix(".md").read_text()
     assert "| 12 |" in table
+
+
+def test_language_model_probe_runs_and_reports_every_column(tmp_path, capsys):
+    from test_textcat_pretrained import train_language_model
+    from test_training import write_docbins
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from lm_probe import main
+
+    write_docbins(tmp_path, multilabel=False)
+    (tmp_path / "test.spacy").write_bytes((tmp_path / "dev.spacy").read_bytes())
+    train_language_model(tmp_path / "lm", steps=2)
+    assert main([str(tmp_path), str(tmp_path / "lm"), "--sizes", "12,0", "--seeds", "2"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "±" in line]
+    assert len(rows) == 2 and rows[0].startswith("| 12 |")  # 12 labelled docs, then all of them
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")[1:]]
+        assert len(cells) == 3 and all(0.0 <= float(c.split(" ± ")[0]) <= 1.0 for c in cells)
+
+
+def test_probe_pools_only_the_real_units():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from lm_probe import pooled_states
+    from spacy_lstm.model_attrs import TokenTable
+
+    class LM:  # the table and settings the pooling reads
+        table = TokenTable(["<pad>", "<unk>", "a", "b"])
+        settings = {"attr": "LOWER", "lstm_width": 1}
+
+    def states_of(ids):  # a "state" equal to the unit id, so the pooled values are known
+        return ids[..., None].astype("float32")
+
+    nlp = spacy.blank("en")
+    pooled = pooled_states(states_of, LM, [nlp("a b b"), nlp("b")], max_length=10)
+    a, b = 2.0, 3.0  # the ids of "a" and "b"
+    numpy.testing.assert_allclose(pooled[0], [max(a, b), (a + 2 * b) / 3, b])  # max, mean, last
+    numpy.testing.assert_allclose(pooled[1], [b, b, b])  # its padding is not pooled
