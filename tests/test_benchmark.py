@@ -207,3 +207,17 @@ def test_probe_pools_only_the_real_units():
     a, b = 2.0, 3.0  # the ids of "a" and "b"
     numpy.testing.assert_allclose(pooled[0], [max(a, b), (a + 2 * b) / 3, b])  # max, mean, last
     numpy.testing.assert_allclose(pooled[1], [b, b, b])  # its padding is not pooled
+
+
+def test_pretraining_speed_benchmark_runs_both_sides(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from pretrain_speed import main
+
+    texts = [" ".join(text for text, _ in review_texts(12, seed=k)) for k in range(24)]
+    for name, rows in (("train.jsonl", texts[:20]), ("dev.jsonl", texts[20:])):
+        (tmp_path / name).write_text("".join(json.dumps({"text": t}) + "\n" for t in rows), encoding="utf8")
+    assert main([str(tmp_path), "--steps", "2"]) == 0
+    out = capsys.readouterr().out
+    speeds = [float(line.split(" tokens/s")[0].rsplit(" ", 1)[1].replace(",", "")) for line in out.splitlines() if "tokens/s" in line]
+    assert len(speeds) == 2 and all(s > 0 for s in speeds)
+    assert "speed ratio (component / Keras fit)" in out
