@@ -21,6 +21,7 @@ import numpy
 import spacy
 from spacy.util import load_config, registry
 
+from generator import TimeLimit  # benchmarks/generator.py: stops fit after N timed steps
 from spacy_lstm.generator.architecture import model_units, unit_index
 from spacy_lstm.generator.generation import cut_windows
 from spacy_lstm.keras.backend import keras
@@ -78,22 +79,6 @@ def train_component(corpus: Path, steps: int):
     return nlp, units / elapsed, max(1, round(n_windows / done))
 
 
-class StepTimer(keras.callbacks.Callback):
-    """Stops after `steps` timed steps; the first (tracing) step is not timed."""
-
-    def __init__(self, steps: int):
-        super().__init__()
-        self.steps, self.done, self.start = steps, 0, None
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.start is None:
-            self.start = time.perf_counter()
-            return
-        self.done += 1
-        if self.done >= self.steps:
-            self.model.stop_training = True
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", type=Path, help="a folder with train.jsonl and dev.jsonl (scripts/unlabelled_text.py)")
@@ -114,10 +99,10 @@ def main(argv=None) -> int:
     )
     learn_rate = float(nlp.config["training"]["optimizer"]["learn_rate"])
     network.compile(optimizer=keras.optimizers.Adam(learn_rate), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    timer = StepTimer(args.steps)
+    timer = TimeLimit(float("inf"), max_batches=args.steps)  # the first (tracing) step is not timed
     network.fit(inputs, targets, sample_weight=weights, batch_size=batch_size, epochs=1000, shuffle=True, callbacks=[timer], verbose=0)
     real_share = float(weights.mean())  # the padding at the end of each text's last window is not trained on
-    keras_speed = timer.done * batch_size * gen.seq_length * real_share / (time.perf_counter() - timer.start)
+    keras_speed = timer.batches * batch_size * gen.seq_length * real_share / (time.perf_counter() - timer.start)
     keras_nll = mean_nll(lambda x: network.predict_on_batch(x), *dev)
     print(f"lstm_generator (pretrain_lm.cfg), {args.steps} steps: {ours_speed:,.0f} tokens/s, held-out {ours_nll:.3f} nats/token")
     print(f"raw Keras fit, same network, {batch_size} windows of {gen.seq_length} a step: {keras_speed:,.0f} tokens/s, held-out {keras_nll:.3f} nats/token")
