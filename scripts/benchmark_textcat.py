@@ -36,8 +36,9 @@ With `--workdir`, each finished run's scores are also kept beside its model
 that stopped (a crash, a missing corpus, a reboot) goes on from the first run it lacks.
 
 Writes OUTPUT_DIR/benchmark_<name>.json (every split) and .md (mean ± std), rebuilds
-OUTPUT_DIR/benchmark.md from all benchmark_*.json, and with `--readme` replaces the table
-between `<!-- benchmark:start -->` and `<!-- benchmark:end -->` in the README.
+OUTPUT_DIR/benchmark.md from all benchmark_*.json, and with `--readme` replaces, in the table
+between `<!-- benchmark:start -->` and `<!-- benchmark:end -->` in the README, the rows of the
+systems and corpora that OUTPUT_DIR holds (the other rows stay: split k is the same in every run).
 """
 import argparse
 import json
@@ -51,34 +52,11 @@ from typing import Dict, List, Optional
 
 import numpy
 
+from benchmark_tables import SYSTEMS, rebuild_summary, summarise, system_name, table, update_readme
 from evaluate import evaluate
 from keras_baseline import train_keras_baseline
 
 HERE = Path(__file__).resolve().parent
-SYSTEMS = {
-    "lstm": "lstm_textcat (configs/textcat_lstm.cfg)",
-    "lstm_pure": "lstm_textcat, bow_ngram_size = 0 (LSTM alone)",
-    "bow1": "spaCy TextCatBOW.v3, unigrams (efficiency quickstart)",
-    "bow2": "spaCy TextCatBOW.v3, uni+bigrams",
-    "ensemble": "spaCy TextCatEnsemble.v2 (accuracy quickstart, no vectors)",
-    "keras": "raw Keras model.fit, the lstm row's network",
-    "keras_pure": "raw Keras model.fit, the lstm_pure row's network",
-    "lstm_pretrained": "lstm_textcat from a language model (textcat_lstm_pretrained.cfg)",
-}
-MULTILABEL_SYSTEMS = {  # the same systems, as a multilabel table names them
-    "lstm": "lstm_textcat_multilabel (configs/textcat_lstm_multilabel.cfg)",
-    "lstm_pure": "lstm_textcat_multilabel, bow_ngram_size = 0 (LSTM alone)",
-    "bow1": "spaCy textcat_multilabel, TextCatBOW.v3 unigrams (efficiency quickstart)",
-    "bow2": "spaCy textcat_multilabel, TextCatBOW.v3 uni+bigrams",
-    "ensemble": "spaCy textcat_multilabel, TextCatEnsemble.v2 (accuracy quickstart, no vectors)",
-}
-README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
-
-
-def system_name(key: str, multilabel: bool) -> str:
-    return (MULTILABEL_SYSTEMS if multilabel else SYSTEMS)[key]
-
-
 def make_split(dataset: str, out: Path, seed: int, limit: int, extra: List[str]) -> Path:
     if not (out / "test.spacy").is_file():
         cmd = [sys.executable, str(HERE / "make_corpus.py"), dataset, str(out), "--seed", str(seed), *extra]
@@ -216,77 +194,6 @@ def lm_seconds(model_best: Path) -> float:
     return float((model_best.parent / "seconds.txt").read_text())
 
 
-def summarise(runs: List[dict]) -> dict:
-    """Mean and standard deviation over the splits of every figure."""
-    out = {"splits": len(runs), "stopped_by_budget": any(r.get("stopped_by_budget") for r in runs)}
-    for field in ("accuracy", "macro_f", "macro_auc", "train_seconds", "docs_per_second"):
-        if any(r.get(field) is None for r in runs):  # macro_auc: not recorded before stop 20
-            continue
-        values = numpy.asarray([r[field] for r in runs], dtype="float64")
-        out[field] = float(values.mean())
-        out[field + "_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    return out
-
-
-def table(name: str, summary: Dict[str, dict], header: bool = True, multilabel: bool = False) -> str:
-    """Markdown rows, one per system; the best headline score in bold: test accuracy for
-    exclusive classes, macro F for multilabel (where accuracy is not defined)."""
-    headline, second = ("macro_f", "macro_auc") if multilabel else ("accuracy", "macro_f")
-    titles = {"accuracy": "test accuracy", "macro_f": "macro F", "macro_auc": "macro AUC"}
-    lines = []
-    if header:
-        lines += [
-            f"| corpus | system | {titles[headline]} | {titles[second]} | train time | predict docs/s |",
-            "|---|---|---|---|---|---|",
-        ]
-    best = max(s[headline] for s in summary.values())
-    n_splits = max(s["splits"] for s in summary.values())
-    for key, s in summary.items():
-        system = system_name(key, multilabel)
-        if s["splits"] < n_splits:
-            system += f" ({s['splits']} split{'s' if s['splits'] > 1 else ''} only)"
-        spread = f" ± {s[headline + '_std']:.3f}" if s["splits"] > 1 else ""
-        score = f"{s[headline]:.3f}{spread}"
-        score = f"**{score}**" if s[headline] == best else score
-        other = f"{s[second]:.3f}" if second in s else "-"
-        budget = " (budget)" if s["stopped_by_budget"] else ""
-        lines.append(
-            f"| {name} | {system} | {score} | {other} | {s['train_seconds']:.0f} s{budget} | {s['docs_per_second']:.0f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def rebuild_summary(folder: Path) -> str:
-    """One table for the exclusive-class benchmarks, one for the multilabel ones."""
-    parts: Dict[bool, List[str]] = {False: [], True: []}
-    for path in sorted(folder.glob("benchmark_*.json")):
-        data = json.loads(path.read_text())
-        multilabel = data.get("multilabel", False)
-        name = f"{data['name']} ({data['n_docs']} docs, {data['splits']} split{'s' if data['splits'] > 1 else ''})"
-        parts[multilabel].append(table(name, data["summary"], header=not parts[multilabel], multilabel=multilabel))
-    text = (
-        "Test accuracy (mean ± std over random 80/10/10 splits), macro F, training time and prediction speed "
-        "(2 CPU cores). Regenerate: `spacy project run benchmark . --vars.dataset NAME`.\n\n" + "".join(parts[False])
-    )
-    if parts[True]:
-        text += (
-            "\nMultilabel: `configs/textcat_lstm_multilabel.cfg` against spaCy's `textcat_multilabel` quickstarts, "
-            "macro F at each system's threshold (0.5) and macro AUC. Regenerate: `spacy project run benchmark . "
-            "--vars.dataset NAME --vars.config textcat_lstm_multilabel`.\n\n" + "".join(parts[True])
-        )
-    (folder / "benchmark.md").write_text(text, encoding="utf8")
-    return text
-
-
-def update_readme(readme: Path, text: str) -> None:
-    content = readme.read_text(encoding="utf8")
-    if README_START not in content or README_END not in content:
-        raise SystemExit(f"{readme} has no {README_START} ... {README_END} block to replace")
-    head, rest = content.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_START}\n{text}{README_END}{tail}", encoding="utf8")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset")
@@ -362,9 +269,9 @@ def main(argv=None) -> int:
               "config": str(args.config), "multilabel": args.multilabel, "summary": summary, "runs": runs}
     (args.output_dir / f"benchmark_{name}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf8")
     (args.output_dir / f"benchmark_{name}.md").write_text(table(name, summary, multilabel=args.multilabel), encoding="utf8")
-    text = rebuild_summary(args.output_dir)
+    rebuild_summary(args.output_dir)
     if args.readme:
-        update_readme(args.readme, text)
+        update_readme(args.readme, args.output_dir)
     print("\n" + table(name, summary, multilabel=args.multilabel))
     return 0
 

@@ -1,4 +1,4 @@
-"""The accuracy benchmark (scripts/benchmark_textcat.py): every system on the same splits,
+"""The accuracy benchmark (scripts/benchmark_textcat.py, benchmark_tables.py): every system on the same splits,
 and a raw-Keras baseline that is exactly the lstm_textcat network."""
 import json
 import shutil
@@ -55,7 +55,7 @@ def test_raw_keras_baseline_is_the_same_network(tmp_path, ngram_size):
 
 
 def test_summary_is_mean_and_spread_over_splits():
-    from benchmark_textcat import summarise, table
+    from benchmark_tables import summarise, table
 
     runs = [
         {"accuracy": 0.8, "macro_f": 0.7, "train_seconds": 10, "docs_per_second": 100},
@@ -69,6 +69,39 @@ def test_summary_is_mean_and_spread_over_splits():
     # a system run on fewer of the same splits says so in its row
     rows = table("demo", {"lstm": summary, "keras": summarise(runs[:1])}).splitlines()
     assert "(1 split only)" in rows[-1] and "only" not in rows[-2]
+
+
+
+def test_readme_keeps_the_rows_that_were_not_run_again(tmp_path):
+    """Benchmarking one corpus, or one system of it, in a fresh checkout replaces those rows and
+    no others; the best score of each corpus is bold whichever run it came from."""
+    from benchmark_tables import README_END, README_START, SYSTEMS, summarise, update_readme
+
+    runs = [{"accuracy": 0.9, "macro_f": 0.8, "macro_auc": 0.95, "train_seconds": 5, "docs_per_second": 50}]
+    for name, multilabel in (("bbc", False), ("tweets3-multilabel", True)):
+        record = {"name": name, "n_docs": 9, "splits": 1, "multilabel": multilabel, "summary": {"lstm": summarise(runs)}}
+        (tmp_path / f"benchmark_{name}.json").write_text(json.dumps(record))
+    header = "| corpus | system | {} | train time | predict docs/s |\n|---|---|---|---|---|---|\n"
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        f"intro\n{README_START}\nText.\n\n{header.format('test accuracy | macro F')}"
+        "| amazon (3 docs, 3 splits) | old amazon row | 0.7 | 0.7 | 1 s | 1 |\n"
+        f"| bbc (9 docs, 1 split) | {SYSTEMS['lstm']} | **0.950** | 0.5 | 1 s | 1 |\n"
+        f"| bbc (9 docs, 1 split) | {SYSTEMS['bow1']} | 0.920 | 0.5 | 1 s | 1 |\n\n"
+        f"Multilabel: text.\n\n{header.format('macro F | macro AUC')}"
+        f"| tweets3-multilabel (4 docs, 3 splits) | old multilabel row | 0.6 | 0.7 | 1 s | 1 |\n{README_END}\nafter\n"
+    )
+    update_readme(readme, tmp_path)
+    text = readme.read_text()
+    exclusive, multilabel = text.split("Multilabel:")
+    bbc = [line for line in exclusive.splitlines() if line.startswith("| bbc")]
+    assert bbc == [  # lstm run again (0.900), bow1 kept (0.920, now the best), in the SYSTEMS order
+        f"| bbc (9 docs, 1 split) | {SYSTEMS['lstm']} | 0.900 | 0.800 | 5 s | 50 |",
+        f"| bbc (9 docs, 1 split) | {SYSTEMS['bow1']} | **0.920** | 0.5 | 1 s | 1 |",
+    ]
+    assert exclusive.index("| amazon (3 docs, 3 splits) | old amazon row | **0.7** |") < exclusive.index("| bbc")
+    assert "old multilabel row" in multilabel and "| tweets3-multilabel (9 docs, 1 split) | lstm_textcat_multilabel" in multilabel
+    assert text.startswith("intro\n") and text.endswith(f"{README_END}\nafter\n") and text.count("| corpus |") == 2
 
 
 def test_benchmark_runs_end_to_end(tmp_path):
