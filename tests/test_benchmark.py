@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy
 import pytest
 import spacy
+from spacy.tokens import DocBin
 from spacy.util import load_config
 
 from test_textcat import exclusive_examples, review_texts
@@ -153,6 +154,30 @@ def test_resume_reuses_the_runs_an_earlier_call_finished(tmp_path):
     assert json.loads((tmp_path / "metrics" / "benchmark_reviews.json").read_text())["runs"]["bow1"] == first
     with pytest.raises(SystemExit):
         main(args[:-2] + ["--resume"])  # nothing to resume from without a workdir
+
+
+
+def test_benchmark_runs_on_an_imdb_tree_with_its_own_test_set(tmp_path):
+    """IMDB as a user brings it (aclImdb/{train,test}/{pos,neg}/*.txt): every split is scored
+    on the official test reviews, never on a slice of train, within a per-system budget."""
+    root = tmp_path / "aclImdb"
+    for part, seed in (("train", 1), ("test", 2)):
+        for i, (text, label) in enumerate(review_texts(40, seed=seed)):
+            folder = root / part / label
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{i}_{8 if label == 'pos' else 2}.txt").write_text(f"{part}doc {text}", encoding="utf8")
+    from benchmark_textcat import main
+
+    args = ["imdb", str(tmp_path / "metrics"), "--imdb-dir", str(root), "--splits", "1", "--systems", "bow1",
+            "--max-minutes", "10", "--workdir", str(tmp_path / "work")]
+    assert main(args) == 0
+    record = json.loads((tmp_path / "metrics" / "benchmark_imdb.json").read_text())
+    assert record["n_docs"] == 80 and 0.0 <= record["summary"]["bow1"]["accuracy"] <= 1.0
+    corpus = tmp_path / "work" / "imdb" / "corpus_s0"
+    texts = {part: [doc.text for doc in DocBin().from_disk(corpus / f"{part}.spacy").get_docs(spacy.blank("en").vocab)]
+             for part in ("train", "dev", "test")}
+    assert len(texts["test"]) == 40 and all(text.startswith("testdoc") for text in texts["test"])
+    assert all(text.startswith("traindoc") for text in texts["train"] + texts["dev"])
 
 
 def test_multilabel_benchmark_ranks_by_macro_f_in_its_own_table(tmp_path):
