@@ -101,7 +101,7 @@ def folder_tables(folder: Path) -> Tables:
 def corpus_rows(rows: Dict[str, str], multilabel: bool) -> str:
     """One corpus's rows in the SYSTEMS order, the best headline score in bold."""
     names = list((MULTILABEL_SYSTEMS if multilabel else SYSTEMS).values())
-    ordered = sorted(rows.values(), key=lambda row: (names.index(row_key(row)[1]) if row_key(row)[1] in names else len(names)))
+    ordered = [rows[name] for name in names if name in rows] + [rows[name] for name in rows if name not in names]
 
     def headline(row: str) -> float:
         return float(row_cells(row)[2].strip("*").split()[0])
