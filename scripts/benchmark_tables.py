@@ -48,22 +48,19 @@ def table(name: str, summary: Dict[str, dict], header: bool = True, multilabel: 
     """Markdown rows, one per system; the best headline score in bold: test accuracy for
     exclusive classes, macro F for multilabel (where accuracy is not defined)."""
     headline, second = ("macro_f", "macro_auc") if multilabel else ("accuracy", "macro_f")
-    lines = [table_header(multilabel)] if header else []
-    best = max(s[headline] for s in summary.values())
     n_splits = max(s["splits"] for s in summary.values())
+    rows = {}
     for key, s in summary.items():
         system = system_name(key, multilabel)
-        if s["splits"] < n_splits:
-            system += f" ({s['splits']} split{'s' if s['splits'] > 1 else ''} only)"
+        only = f" ({s['splits']} split{'s' if s['splits'] > 1 else ''} only)" if s["splits"] < n_splits else ""
         spread = f" ± {s[headline + '_std']:.3f}" if s["splits"] > 1 else ""
-        score = f"{s[headline]:.3f}{spread}"
-        score = f"**{score}**" if s[headline] == best else score
         other = f"{s[second]:.3f}" if second in s else "-"
         budget = " (budget)" if s["stopped_by_budget"] else ""
-        lines.append(
-            f"| {name} | {system} | {score} | {other} | {s['train_seconds']:.0f} s{budget} | {s['docs_per_second']:.0f} |"
+        rows[system] = (
+            f"| {name} | {system}{only} | {s[headline]:.3f}{spread} | {other} | {s['train_seconds']:.0f} s{budget} "
+            f"| {s['docs_per_second']:.0f} |"
         )
-    return "\n".join(lines) + "\n"
+    return (table_header(multilabel) + "\n" if header else "") + corpus_rows(rows, multilabel)
 
 
 def table_header(multilabel: bool) -> str:
