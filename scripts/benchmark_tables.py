@@ -47,6 +47,12 @@ def summarise(runs: List[dict]) -> dict:
 def table(name: str, summary: Dict[str, dict], header: bool = True, multilabel: bool = False) -> str:
     """Markdown rows, one per system; the best headline score in bold: test accuracy for
     exclusive classes, macro F for multilabel (where accuracy is not defined)."""
+    rows = summary_rows(name, summary, multilabel)
+    return (table_header(multilabel) + "\n" if header else "") + corpus_rows(rows, multilabel)
+
+
+def summary_rows(name: str, summary: Dict[str, dict], multilabel: bool) -> Dict[str, str]:
+    """{system name: its markdown row, not yet bolded} for one corpus's summary."""
     headline, second = ("macro_f", "macro_auc") if multilabel else ("accuracy", "macro_f")
     n_splits = max(s["splits"] for s in summary.values())
     rows = {}
@@ -60,7 +66,7 @@ def table(name: str, summary: Dict[str, dict], header: bool = True, multilabel: 
             f"| {name} | {system}{only} | {s[headline]:.3f}{spread} | {other} | {s['train_seconds']:.0f} s{budget} "
             f"| {s['docs_per_second']:.0f} |"
         )
-    return (table_header(multilabel) + "\n" if header else "") + corpus_rows(rows, multilabel)
+    return rows
 
 
 def table_header(multilabel: bool) -> str:
@@ -90,8 +96,7 @@ def folder_tables(folder: Path) -> Tables:
         data = json.loads(path.read_text())
         multilabel = data.get("multilabel", False)
         name = f"{data['name']} ({data['n_docs']} docs, {data['splits']} split{'s' if data['splits'] > 1 else ''})"
-        rows = table(name, data["summary"], header=False, multilabel=multilabel).splitlines()
-        tables[multilabel][data["name"]] = {row_key(row)[1]: row for row in rows}
+        tables[multilabel][data["name"]] = summary_rows(name, data["summary"], multilabel)
     return tables
 
 
