@@ -97,7 +97,8 @@ def replay_run(evals: Path, zs) -> dict:
                            exclusive=True, threshold=0.0, z=z)["cats_guarded_accuracy"]
             for r in recorded
         ]
-        keep = max(i for i, score in enumerate(scores) if score == max(scores))
+        best = max(scores)
+        keep = max(i for i, score in enumerate(scores) if score == best)  # a later tie wins
         result[z] = (int(files[keep].stem.split("_")[1]), test[keep])
     return result
 
@@ -129,7 +130,10 @@ def main(argv=None) -> None:
     rep.add_argument("runs", nargs="+", type=Path)
     rep.add_argument("--z", default="1,1.645,2")
     args = parser.parse_args(argv)
-    record(args) if args.command == "record" else replay(args)
+    if args.command == "record":
+        record(args)
+    else:
+        replay(args)
 
 
 if __name__ == "__main__":
