@@ -2,7 +2,7 @@
 (a benchmark, not a test).
 
     python benchmarks/guard_replay.py record CORPUS OUT [--config configs/textcat_lstm.cfg] [--seed 0]
-    python benchmarks/guard_replay.py replay OUT [OUT ...] [--z 1,1.645,2]
+    python benchmarks/guard_replay.py replay OUT [OUT ...] [--z 1,1.645,2] [--log-loss-z 1]
 
 `record` trains the config on CORPUS (train.spacy, dev.spacy, test.spacy: a split that
 scripts/benchmark_textcat.py --workdir cached) with a `before_update` callback that saves, at
@@ -11,9 +11,10 @@ every evaluation, the dev and test scores of the component and of its n-gram pat
 as without the callback.
 
 `replay` ranks the recorded evaluations by `cats_guarded_accuracy` at each GUARD_Z
-(textcat/selection.py, so the rule is the shipped one), keeps the best as spaCy does (a later
-equal score wins), and prints its test accuracy beside the n-gram path's and the best test
-accuracy of any checkpoint (what the LSTM could add if dev could find it). It replays the
+(textcat/selection.py, so the rule is the shipped one; --log-loss-z sets its LOG_LOSS_Z), keeps
+the best as spaCy does (a later equal score wins), and prints its test score beside the n-gram
+path's and the best test score of any checkpoint (what the LSTM could add if dev could find it):
+accuracy for exclusive classes, macro F at the component's threshold for a multilabel config. It replays the
 evaluations that the recorded run reached: patience counts from the best score, so a rule
 that prefers an earlier checkpoint than the recorded run's would have stopped sooner, never
 later.
@@ -26,6 +27,8 @@ from pathlib import Path
 import numpy
 from spacy.tokens import DocBin
 from spacy.util import load_config, registry
+
+from spacy_lstm.textcat.selection import LOG_LOSS_Z, guarded_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,22 +82,39 @@ def record(args) -> None:
     print(f"{args.out}: {len(list((args.out / 'evals').glob('eval_*.npz')))} evaluations recorded")
 
 
-def replay_run(evals: Path, zs) -> dict:
-    """{"ngram": test accuracy of the n-gram path, "best": the best checkpoint's on test,
-    z: (step, test accuracy) of the checkpoint each rule keeps}."""
-    from spacy_lstm.textcat.selection import guarded_scores
+def run_settings(out: Path) -> tuple:
+    """(exclusive classes?, threshold) of the component that `record` trained in OUT."""
+    config = load_config(out / "config.cfg")
+    component = config["components"][config["nlp"]["pipeline"][-1]]
+    exclusive = component["model"].get("exclusive_classes", True)
+    return exclusive, component.get("threshold", 0.0 if exclusive else 0.5)
 
+
+def test_score(scores: numpy.ndarray, gold: numpy.ndarray, exclusive: bool, threshold: float) -> float:
+    """Accuracy (exclusive classes) or macro F at the threshold (multilabel)."""
+    from sklearn.metrics import f1_score
+
+    if exclusive:
+        return float((scores.argmax(1) == gold.argmax(1)).mean())
+    return float(f1_score(gold >= 0.5, scores >= threshold, average="macro", zero_division=0))
+
+
+def replay_run(out: Path, zs, log_loss_z: float = LOG_LOSS_Z) -> dict:
+    """{"ngram": test score of the n-gram path, "best": the best checkpoint's on test,
+    z: (step, test score) of the checkpoint each rule keeps}."""
+    evals = out / "evals"
+    exclusive, threshold = run_settings(out)
     gold = {part: numpy.load(evals / f"{part}_gold.npy") for part in ("dev", "test")}
     files = sorted(evals.glob("eval_*.npz"))
     if not files:
         raise SystemExit(f"no recorded evaluations in {evals}: run `guard_replay.py record` first")
     recorded = [numpy.load(path) for path in files]
-    test = [float((r["test_scores"].argmax(1) == gold["test"].argmax(1)).mean()) for r in recorded]
-    result = {"ngram": float((recorded[0]["test_ngram"].argmax(1) == gold["test"].argmax(1)).mean()), "best": max(test)}
+    test = [test_score(r["test_scores"], gold["test"], exclusive, threshold) for r in recorded]
+    result = {"ngram": test_score(recorded[0]["test_ngram"], gold["test"], exclusive, threshold), "best": max(test)}
     for z in zs:
         scores = [
             guarded_scores(r["dev_scores"], r["dev_ngram"], gold["dev"], numpy.ones_like(gold["dev"]),
-                           exclusive=True, threshold=0.0, z=z)["cats_guarded_accuracy"]
+                           exclusive=exclusive, threshold=threshold, z=z, log_loss_z=log_loss_z)["cats_guarded_accuracy"]
             for r in recorded
         ]
         best = max(scores)
@@ -107,7 +127,7 @@ def replay(args) -> None:
     zs = [float(z) for z in args.z.split(",")]
     gains = {z: [] for z in zs}
     for out in args.runs:
-        r = replay_run(out / "evals", zs)
+        r = replay_run(out, zs, args.log_loss_z)
         kept = "  ".join(f"z={z}: step {r[z][0]} {r[z][1]:.4f}" for z in zs)
         print(f"{out}: n-gram path {r['ngram']:.4f}, best checkpoint on test {r['best']:.4f} | {kept}")
         for z in zs:
@@ -129,6 +149,7 @@ def main(argv=None) -> None:
     rep = commands.add_parser("replay")
     rep.add_argument("runs", nargs="+", type=Path)
     rep.add_argument("--z", default="1,1.645,2")
+    rep.add_argument("--log-loss-z", type=float, default=LOG_LOSS_Z)
     args = parser.parse_args(argv)
     if args.command == "record":
         record(args)

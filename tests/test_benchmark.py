@@ -281,25 +281,31 @@ def test_pretraining_speed_benchmark_runs_both_sides(tmp_path, capsys):
     assert "speed ratio (component / Keras fit)" in out
 
 
-def test_guard_replay_records_every_evaluation_and_replays_the_shipped_rule(tmp_path, capsys):
+@pytest.mark.parametrize("name", ["textcat_lstm", "textcat_lstm_multilabel"])
+def test_guard_replay_records_every_evaluation_and_replays_the_shipped_rule(tmp_path, capsys, name):
     from test_training import write_docbins
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from guard_replay import main, replay_run
 
-    write_docbins(tmp_path, multilabel=False)
+    multilabel = name.endswith("multilabel")
+    write_docbins(tmp_path, multilabel=multilabel)
     (tmp_path / "test.spacy").write_bytes((tmp_path / "dev.spacy").read_bytes())
     out = tmp_path / "run"
-    main(["record", str(tmp_path), str(out), "--config", str(tiny_config(tmp_path))])
+    main(["record", str(tmp_path), str(out), "--config", str(tiny_config(tmp_path, name))])
     evaluations = sorted((out / "evals").glob("eval_*.npz"))
     assert len(evaluations) >= 2 and evaluations[0].name == "eval_000000.npz"
     logged = [line for line in (out / "train.log").read_text().splitlines() if line.split()[:1] and line.split()[0].isdigit()]
     assert len(evaluations) in (len(logged) - 1, len(logged))  # the last evaluation has no update after it
-    result = replay_run(out / "evals", [1.0, 1e9])
+    result = replay_run(out, [1.0, 1e9])
     assert 0.0 <= result[1.0][1] <= result["best"] <= 1.0 and 0.0 <= result["ngram"] <= result["best"]
-    # an unreachable bound keeps a checkpoint whose dev predictions are the n-gram path's
+    # an unreachable bound keeps a checkpoint whose dev decisions are the n-gram path's
     kept = numpy.load(out / "evals" / f"eval_{result[1e9][0]:06d}.npz")
-    assert (kept["dev_scores"].argmax(axis=1) == kept["dev_ngram"].argmax(axis=1)).all()
-    main(["replay", str(out), "--z", "1,1.645"])
+    if multilabel:
+        assert kept["dev_scores"].shape[1] == 3
+        assert ((kept["dev_scores"] >= 0.5) == (kept["dev_ngram"] >= 0.5)).all()
+    else:
+        assert (kept["dev_scores"].argmax(axis=1) == kept["dev_ngram"].argmax(axis=1)).all()
+    main(["replay", str(out), "--z", "1,1.645", "--log-loss-z", "0"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2].startswith("z=1.0: ") and lines[-1].startswith("z=1.645: ") and "n-gram path" in lines[-3]
