@@ -10,14 +10,15 @@ every evaluation, the dev and test scores of the component and of its n-gram pat
 (OUT/evals/eval_<step>.npz). Nothing else changes: the training log is the same, line for line,
 as without the callback.
 
-`replay` ranks the recorded evaluations by `cats_guarded_accuracy` at each GUARD_Z
+`replay` ranks the recorded evaluations by the run's selection score (`cats_guarded_accuracy`,
+or `cats_guarded_macro_f` for the multilabel config) at each GUARD_Z
 (textcat/selection.py, so the rule is the shipped one; --log-loss-z sets its LOG_LOSS_Z), keeps
 the best as spaCy does (a later equal score wins), and prints its test score beside the n-gram
 path's and the best test score of any checkpoint (what the LSTM could add if dev could find it):
-accuracy for exclusive classes, macro F at the component's threshold for a multilabel config. It replays the
-evaluations that the recorded run reached: patience counts from the best score, so a rule
-that prefers an earlier checkpoint than the recorded run's would have stopped sooner, never
-later.
+accuracy for exclusive classes, macro F at the component's threshold for a multilabel config.
+It replays the evaluations that the recorded run reached: patience counts from the best score,
+so a rule that prefers an earlier checkpoint than the recorded run's would have stopped sooner,
+never later.
 """
 import argparse
 import subprocess
@@ -83,11 +84,13 @@ def record(args) -> None:
 
 
 def run_settings(out: Path) -> tuple:
-    """(exclusive classes?, threshold) of the component that `record` trained in OUT."""
+    """(exclusive classes?, threshold, the score model-best is chosen by) of the run in OUT."""
     config = load_config(out / "config.cfg")
     component = config["components"][config["nlp"]["pipeline"][-1]]
     exclusive = component["model"].get("exclusive_classes", True)
-    return exclusive, component.get("threshold", 0.0 if exclusive else 0.5)
+    weights = config["training"]["score_weights"]
+    selected_by = max((key for key in weights if weights[key]), key=lambda key: weights[key])
+    return exclusive, component.get("threshold", 0.0 if exclusive else 0.5), selected_by
 
 
 def test_score(scores: numpy.ndarray, gold: numpy.ndarray, exclusive: bool, threshold: float) -> float:
@@ -103,7 +106,7 @@ def replay_run(out: Path, zs, log_loss_z: float = LOG_LOSS_Z) -> dict:
     """{"ngram": test score of the n-gram path, "best": the best checkpoint's on test,
     z: (step, test score) of the checkpoint each rule keeps}."""
     evals = out / "evals"
-    exclusive, threshold = run_settings(out)
+    exclusive, threshold, selected_by = run_settings(out)
     gold = {part: numpy.load(evals / f"{part}_gold.npy") for part in ("dev", "test")}
     files = sorted(evals.glob("eval_*.npz"))
     if not files:
@@ -114,7 +117,7 @@ def replay_run(out: Path, zs, log_loss_z: float = LOG_LOSS_Z) -> dict:
     for z in zs:
         scores = [
             guarded_scores(r["dev_scores"], r["dev_ngram"], gold["dev"], numpy.ones_like(gold["dev"]),
-                           exclusive=exclusive, threshold=threshold, z=z, log_loss_z=log_loss_z)["cats_guarded_accuracy"]
+                           exclusive=exclusive, threshold=threshold, z=z, log_loss_z=log_loss_z)[selected_by]
             for r in recorded
         ]
         best = max(scores)

@@ -74,6 +74,10 @@ SCORE_WEIGHTS = {
     "cats_macro_auc": None,
     "cats_f_per_type": None,
 }
+# Multilabel, model-best is chosen by the guarded macro F (textcat/selection.py says why).
+MULTILABEL_SCORE_WEIGHTS = {
+    "cats_guarded_macro_f": 1.0, **SCORE_WEIGHTS, "cats_guarded_accuracy": 0.0, "cats_ngram_macro_f": None,
+}
 
 
 def default_config(exclusive: bool) -> dict:
@@ -102,7 +106,7 @@ def make_lstm_textcat(
     "lstm_textcat_multilabel",
     assigns=["doc.cats"],
     default_config=default_config(False),
-    default_score_weights=SCORE_WEIGHTS,
+    default_score_weights=MULTILABEL_SCORE_WEIGHTS,
 )
 def make_lstm_textcat_multilabel(
     nlp: Language, name: str, model: Model[List[Doc], List], threshold: float, scorer: Optional[Callable],
@@ -157,7 +161,8 @@ class LSTMTextCatMixin(KerasComponentMixin):
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
         """spaCy's textcat scores, plus cats_accuracy, the accuracy of the n-gram path on its
         own (cats_ngram_accuracy) and cats_guarded_accuracy, which counts the LSTM's gain
-        over the n-gram path only beyond the dev set's noise: the shipped configs keep the
+        over the n-gram path only beyond the dev set's noise (multilabel: also the same for
+        macro F, cats_ngram_macro_f and cats_guarded_macro_f): the shipped configs keep the
         model-best checkpoint by it (textcat/selection.py says why)."""
         examples = list(examples)
         scores = super().score(examples, **kwargs)
