@@ -8,7 +8,8 @@
 scripts/benchmark_textcat.py --workdir cached) with a `before_update` callback that saves, at
 every evaluation, the dev and test scores of the component and of its n-gram path
 (OUT/evals/eval_<step>.npz). Nothing else changes: the training log is the same, line for line,
-as without the callback.
+as without the callback. The accuracy benchmark trains split k with seed k: pass `--seed k` to
+record the run that its table reports.
 
 `replay` ranks the recorded evaluations by the run's selection score (`cats_guarded_accuracy`,
 or `cats_guarded_macro_f` for the multilabel config) at each GUARD_Z
