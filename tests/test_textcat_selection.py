@@ -150,8 +150,8 @@ def rare_label_data(n_docs=1000, n_rare=100):
 
 
 def test_multilabel_guard_counts_a_clear_macro_f_gain():
-    """Macro F is what a multilabel user reads (spaCy's cats_score): a checkpoint that finds the
-    rare label on 60 of its 100 docs, surer where right, clearly gains it."""
+    """Macro F counts a rare label as much as a common one: a checkpoint that finds the rare
+    label on 60 of its 100 docs, surer where right, clearly gains it."""
     gold, reference = rare_label_data()
     lstm = reference.copy()
     lstm[:60, 1] = 0.6

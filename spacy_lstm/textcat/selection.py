@@ -47,10 +47,11 @@ exclusive configs select on `cats_guarded_accuracy` ([training.score_weights]); 
 Multilabel, the shipped config selects on `cats_guarded_macro_f`: the n-gram path's dev macro F
 plus the checkpoint's gain, less `GUARD_Z` standard errors of it (a paired bootstrap over the
 dev docs, since macro F is not a sum over decisions), with the same log-loss condition. Macro F
-is what a multilabel user reads (spaCy's cats_score), and per-decision accuracy barely sees a
-rare label: on tweets3 as 3 labels, the LSTM's first 75-100 steps raised dev macro F by 3-4
-points, test macro F with it (0.625 -> 0.654, 0.616 -> 0.657, 0.591 -> 0.637), while per-decision
-accuracy stayed level and the accuracy guard kept the n-gram path. Replayed over 3 splits each of
+scores the decisions a multilabel user gets (doc.cats at the threshold), each label counted
+alike, where per-decision accuracy barely sees a rare label (and spaCy's multilabel cats_score,
+macro AUC, sees none of the decisions): on tweets3 as 3 labels, the LSTM's first 75-100 steps
+raised dev macro F by 3-4 points, test macro F with it (0.625 -> 0.654, 0.616 -> 0.657, 0.591 ->
+0.637), while per-decision accuracy stayed level and the accuracy guard kept the n-gram path. Replayed over 3 splits each of
 tweets3 and mr-2000 as multilabel: +1.1 points of test macro F against the n-gram path (tweets3
 +1.8 and +4.6 on two splits, the rest unchanged, none worse).
 """
