@@ -12,11 +12,11 @@ as without the callback. The accuracy benchmark trains split k with seed k: pass
 record the run that its table reports.
 
 `replay` ranks the recorded evaluations by the run's selection score (`cats_guarded_accuracy`,
-or `cats_guarded_macro_f` for the multilabel config) at each GUARD_Z
-(textcat/selection.py, so the rule is the shipped one; --log-loss-z sets its LOG_LOSS_Z), keeps
-the best as spaCy does (a later equal score wins), and prints its test score beside the n-gram
-path's and the best test score of any checkpoint (what the LSTM could add if dev could find it):
-accuracy for exclusive classes, macro F at the component's threshold for a multilabel config.
+or `cats_guarded_macro_f` for the multilabel config) at each GUARD_Z (textcat/selection.py, so
+the rule is the shipped one; --log-loss-z sets its LOG_LOSS_Z), keeps the best as spaCy does (a
+later equal score wins), and prints its test score beside the n-gram path's and the best test
+score of any checkpoint (what the LSTM could add if dev could find it): accuracy for exclusive
+classes, macro F at the component's threshold for a multilabel config.
 It replays the evaluations that the recorded run reached: patience counts from the best score,
 so a rule that prefers an earlier checkpoint than the recorded run's would have stopped sooner,
 never later.
