@@ -123,9 +123,9 @@ def guarded_scores(
     if reference is None:  # nothing to guard against: the guarded scores are the plain ones
         result["cats_guarded_accuracy"] = result["cats_accuracy"]
         if not exclusive:
-            cells, everyone = known > 0, numpy.ones((1, len(truths)))
-            predicted = decisions(scores, False, threshold) & cells
-            result["cats_guarded_macro_f"] = float(macro_f(predicted, (truths >= 0.5) & cells, everyone)[0])
+            everyone = numpy.ones((1, len(truths)))
+            plain = macro_f(decisions(scores, False, threshold), truths >= 0.5, known > 0, everyone)
+            result["cats_guarded_macro_f"] = float(plain[0])
         return result
     ref_correct, ref_loss = judge(reference)
     fixed = int((correct & ~ref_correct).sum())
@@ -152,9 +152,13 @@ def guarded_scores(
     return result
 
 
-def macro_f(predicted: numpy.ndarray, gold: numpy.ndarray, weights: numpy.ndarray) -> numpy.ndarray:
-    """Macro F over labels for each row of doc weights [n_draws, n_docs]; predicted and gold:
-    [n_docs, n_labels] decisions on annotated cells only (False elsewhere)."""
+def macro_f(
+    predicted: numpy.ndarray, gold: numpy.ndarray, known: numpy.ndarray, weights: numpy.ndarray
+) -> numpy.ndarray:
+    """Macro F over labels for each row of doc weights [n_draws, n_docs]; predicted, gold and
+    known: [n_docs, n_labels] decisions, gold values and which cells are annotated (the others
+    do not count)."""
+    predicted, gold = predicted & known, gold & known
     tp = weights @ (predicted & gold)
     fp = weights @ (predicted & ~gold)
     fn = weights @ (~predicted & gold)
@@ -169,13 +173,13 @@ def guarded_macro_f(
     """Multilabel: cats_ngram_macro_f and cats_guarded_macro_f, the n-gram path's macro F plus
     the checkpoint's gain less `z` standard errors of it (paired bootstrap over the docs, a fixed
     seed: the same dev set gives the same score), below the n-gram path unless `calibrated`."""
-    predicted, reference, gold = predicted & known, reference & known, gold & known
     n_docs = len(gold)
     draws = numpy.random.default_rng(0).integers(0, n_docs, size=(BOOTSTRAP_DRAWS, n_docs))
+    # row 0: the dev set itself; the others: its bootstrap resamples
     weights = numpy.vstack([numpy.ones(n_docs), numpy.apply_along_axis(numpy.bincount, 1, draws, minlength=n_docs)])
-    differences = macro_f(predicted, gold, weights) - macro_f(reference, gold, weights)
+    ref_macro_f = macro_f(reference, gold, known, weights)
+    differences = macro_f(predicted, gold, known, weights) - ref_macro_f
     gain = differences[0] - z * differences[1:].std(ddof=1)
     if not calibrated:
         gain = min(gain, -1.0 / n_docs)
-    ref_macro_f = float(macro_f(reference, gold, weights[:1])[0])
-    return {"cats_ngram_macro_f": ref_macro_f, "cats_guarded_macro_f": ref_macro_f + float(gain)}
+    return {"cats_ngram_macro_f": float(ref_macro_f[0]), "cats_guarded_macro_f": float(ref_macro_f[0] + gain)}
